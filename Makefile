@@ -36,7 +36,7 @@ stack-down:
 deploy: stack
 	$(STACK) deploy
 	@out=$$($(SUPABASE) db push --db-url "$(DB_URL)" --yes 2>&1); echo "$$out"; \
-	  grep -q "Remote database is up to date" <<<"$$out" || { echo "second db push was not a no-op" >&2; exit 1; }
+	  grep -q "database is up to date" <<<"$$out" || { echo "second db push was not a no-op" >&2; exit 1; }
 
 lint: setup
 	$(PY) -m ruff check .

@@ -6,7 +6,8 @@
 # Same ports, JWT secret and demo keys as `supabase start`, so either can back
 # the examples and tests.
 #
-# usage: scripts/local-stack.sh install|up|down|status|env|deploy|psql
+# usage: scripts/local-stack.sh install|up|down|destroy|status|env|deploy|psql
+# Env: SM_STACK_DIR, SM_PG_PORT, SM_API_PORT, SM_PGRST_PORT run an independent second stack.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,8 +16,9 @@ TOOLS="$ROOT/.tools"
 STATE="${SM_STACK_DIR:-/tmp/supabase-monitoring-stack}"
 PGBIN="/usr/lib/postgresql/15/bin"
 PGDATA="$STATE/pgdata"
-PG_PORT=54322
-API_PORT=54321
+# Ports default to `supabase start`'s; override them to run a second, private stack.
+PG_PORT="${SM_PG_PORT:-54322}"
+API_PORT="${SM_API_PORT:-54321}"
 PGRST_PORT="${SM_PGRST_PORT:-54330}"
 JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
 ANON_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
@@ -272,9 +274,10 @@ case "${1:-}" in
   install) install_deps ;;
   up) up ;;
   down) down ;;
+  destroy) down; rm -rf "$STATE" ;;
   status) status ;;
   env) print_env ;;
   deploy) deploy ;;
   psql) shift; psql_super "$@" ;;
-  *) echo "usage: $0 install|up|down|status|env|deploy|psql [args]" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|destroy|status|env|deploy|psql [args]" >&2; exit 2 ;;
 esac
