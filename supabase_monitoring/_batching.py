@@ -1,0 +1,586 @@
+"""Batched background writing: the hot path appends to a bounded buffer, a
+background flusher turns the buffer into bulk inserts.
+
+Why it is shaped like this:
+
+* ``submit`` is the worker's hot path. It does no I/O, takes no lock and
+  allocates one tuple: a ``deque.append`` is atomic under the GIL.
+* The buffer is bounded (rows waiting + rows in flight). When full, rows are
+  dropped and counted, or the caller waits at most ``block_timeout``.
+* Batches are written with ON CONFLICT DO NOTHING on client-generated ids
+  (the writer's job), so retrying a batch whose response was lost is safe.
+* Transient failures are retried with capped exponential backoff and full
+  jitter; the backoff sleep is interruptible so ``flush``/``close`` honour
+  their deadlines while the API is down. Permanent failures split the batch to
+  isolate the offending rows; only those are rejected.
+* A forked child starts with an empty buffer and its own flusher; it never
+  re-sends the parent's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+logger = logging.getLogger("supabase_monitoring")
+
+T = TypeVar("T", bound=Hashable)
+Row = dict[str, Any]
+Batch = list[Row]
+
+
+@dataclass(frozen=True)
+class BatchingConfig:
+    """Tuning knobs for the background writer."""
+
+    max_batch_size: int = 2000
+    """Rows per bulk insert."""
+    flush_interval: float = 0.5
+    """Seconds a row may wait for a batch to fill before it is sent anyway."""
+    max_buffer: int = 100_000
+    """Rows held at most (waiting + in flight); beyond it rows are dropped."""
+    block_timeout: float = 0.0
+    """How long ``submit`` may wait for room when the buffer is full (0: never)."""
+    retry_initial: float = 0.1
+    retry_max: float = 10.0
+    exit_timeout: float = 5.0
+    """Deadline for delivering what is left when the interpreter exits."""
+    drop_log_interval: float = 10.0
+    """At most one 'dropped rows' warning per this many seconds."""
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1:
+            raise ValueError("max_batch_size must be >= 1")
+        if self.max_buffer < self.max_batch_size:
+            raise ValueError("max_buffer must be >= max_batch_size")
+        for name in (
+            "flush_interval",
+            "block_timeout",
+            "retry_initial",
+            "retry_max",
+            "exit_timeout",
+            "drop_log_interval",
+        ):
+            value = getattr(self, name)
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+        if self.flush_interval == 0:
+            raise ValueError("flush_interval must be > 0")
+
+
+@dataclass(frozen=True)
+class SinkStats:
+    """Self-metrics of a sink; ``enqueued == written + rejected + dropped_pending + pending``."""
+
+    enqueued: int
+    written: int
+    dropped: int
+    """Rows refused at ``submit`` (buffer full or sink closed) or abandoned at a close deadline."""
+    rejected: int
+    """Rows the server refused permanently (they would fail on every retry)."""
+    pending: int
+    batches_written: int
+    failed_batches: int
+    retries: int
+
+
+class _BufferCore(Generic[T]):
+    """State and bookkeeping shared by the thread and asyncio flushers."""
+
+    def __init__(
+        self, config: BatchingConfig, is_transient: Callable[[BaseException], bool], name: str
+    ) -> None:
+        self.config = config
+        self.is_transient = is_transient
+        self.name = name
+        self._reset()
+
+    def _reset(self) -> None:
+        self.queue: deque[tuple[T, Row]] = deque()
+        self.lock = threading.Lock()  # guards the counters below, never taken by submit
+        self.inflight = 0
+        self.written = 0
+        self.rejected = 0
+        self.abandoned = 0
+        self.batches_written = 0
+        self.failed_batches = 0
+        self.retries = 0
+        self.dropped_at_submit = 0
+        self.closed = False
+        self._last_drop_log = 0.0
+        self._drops_since_log = 0
+
+    # ---- hot path -------------------------------------------------------
+    def has_room(self) -> bool:
+        return len(self.queue) + self.inflight < self.config.max_buffer
+
+    def record_drop(self) -> bool:
+        with self.lock:
+            self.dropped_at_submit += 1
+        self._log_drops(1)
+        return False
+
+    def _log_drops(self, n: int) -> None:
+        now = time.monotonic()
+        with self.lock:
+            self._drops_since_log += n
+            if now - self._last_drop_log < self.config.drop_log_interval:
+                return
+            count, self._drops_since_log = self._drops_since_log, 0
+            self._last_drop_log = now
+        logger.warning(
+            "%s: dropped %d monitoring rows (buffer full, closed, or deadline passed)",
+            self.name,
+            count,
+        )
+
+    # ---- flusher side ---------------------------------------------------
+    def take(self) -> dict[T, Batch]:
+        """Move up to one batch of rows from the queue to in-flight, grouped by table."""
+        groups: dict[T, Batch] = {}
+        with self.lock:
+            q = self.queue
+            n = min(len(q), self.config.max_batch_size)
+            for _ in range(n):
+                table, row = q.popleft()
+                groups.setdefault(table, []).append(row)
+            self.inflight += n
+        return groups
+
+    def settle(self, written: int = 0, rejected: int = 0, abandoned: int = 0) -> None:
+        with self.lock:
+            self.inflight -= written + rejected + abandoned
+            self.written += written
+            self.rejected += rejected
+            self.abandoned += abandoned
+            if written:
+                self.batches_written += 1
+        if abandoned:
+            self._log_drops(abandoned)
+
+    def count_failure(self, retried: bool) -> None:
+        with self.lock:
+            self.failed_batches += 1
+            if retried:
+                self.retries += 1
+
+    def abandon_queue(self) -> None:
+        with self.lock:
+            n = len(self.queue)
+            self.queue.clear()
+            self.abandoned += n
+        if n:
+            self._log_drops(n)
+
+    def pending(self) -> int:
+        return len(self.queue) + self.inflight
+
+    def done_count(self) -> int:
+        return self.written + self.rejected + self.abandoned
+
+    def stats(self) -> SinkStats:
+        with self.lock:
+            pending = len(self.queue) + self.inflight
+            return SinkStats(
+                enqueued=self.written + self.rejected + self.abandoned + pending,
+                written=self.written,
+                dropped=self.dropped_at_submit + self.abandoned,
+                rejected=self.rejected,
+                pending=pending,
+                batches_written=self.batches_written,
+                failed_batches=self.failed_batches,
+                retries=self.retries,
+            )
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, initial * 2**attempt)]."""
+        cap = min(self.config.retry_max, self.config.retry_initial * (2 ** min(attempt, 30)))
+        return random.uniform(cap / 2, cap)
+
+    def log_rejected(self, table: T, rows: int, exc: BaseException) -> None:
+        logger.error(
+            "%s: server rejected %d row(s) for %s permanently: %s",
+            self.name,
+            rows,
+            table,
+            type(exc).__name__,
+        )
+
+
+# =============================================================== threads
+_live_sinks: weakref.WeakSet[BatchingSink[Any]] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for sink in list(_live_sinks):
+        sink._forget_parent_state()
+
+
+def _close_all_at_exit() -> None:
+    for sink in list(_live_sinks):
+        sink.close(sink.config.exit_timeout)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_all_at_exit)
+
+
+class BatchingSink(Generic[T]):
+    """Buffers rows and writes them in bulk from a background thread.
+
+    ``write_batch(table, rows)`` performs ONE attempt and raises on failure;
+    ``is_transient(exc)`` decides whether that failure is worth retrying.
+    """
+
+    def __init__(
+        self,
+        write_batch: Callable[[T, Batch], None],
+        *,
+        is_transient: Callable[[BaseException], bool],
+        config: BatchingConfig | None = None,
+        name: str = "supabase_monitoring",
+        on_fork_child: Callable[[], None] | None = None,
+    ) -> None:
+        self.config = config or BatchingConfig()
+        self._write_batch = write_batch
+        self._on_fork_child = on_fork_child
+        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
+        self._init_sync_primitives()
+        _live_sinks.add(self)
+
+    def _init_sync_primitives(self) -> None:
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._interrupt = threading.Event()  # set by close() to cut a backoff sleep short
+        self._progress = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._deadline: float | None = None
+
+    def _forget_parent_state(self) -> None:
+        # In a forked child: the parent's buffer and thread are the parent's.
+        self._core._reset()
+        self._init_sync_primitives()
+        if self._on_fork_child is not None:
+            self._on_fork_child()
+
+    # ---- public API -----------------------------------------------------
+    def submit(self, table: T, row: Row) -> bool:
+        """Queue a row; False when it was dropped. Never raises, never does I/O."""
+        core = self._core
+        if core.closed:
+            return core.record_drop()
+        if len(core.queue) + core.inflight >= self.config.max_buffer and not self._wait_for_room():
+            return core.record_drop()
+        core.queue.append((table, row))
+        if self._thread is None:
+            self._start()
+        if len(core.queue) >= self.config.max_batch_size and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every row submitted before this call is written or settled.
+
+        Returns True when nothing submitted before the call is still pending.
+        """
+        core = self._core
+        with core.lock:
+            target = core.done_count() + len(core.queue) + core.inflight
+        if core.done_count() >= target:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._progress:
+            self._wake.set()
+            while core.done_count() < target:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                if self._thread is None or not self._thread.is_alive():
+                    self._start()
+                self._progress.wait(remaining if remaining is None else min(remaining, 0.5))
+        return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop accepting rows, deliver what is buffered until ``timeout``, drop the rest."""
+        core = self._core
+        if core.closed and self._thread is None:
+            return
+        core.closed = True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._deadline = deadline
+        self._stop.set()
+        self._interrupt.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if thread is None or not thread.is_alive():
+            core.abandon_queue()
+            self._thread = None
+        else:
+            # The flusher is stuck in a request past the deadline: give up on the rest.
+            core.abandon_queue()
+        _live_sinks.discard(self)
+
+    @property
+    def stats(self) -> SinkStats:
+        """Counters: enqueued, written, dropped, rejected, pending, batches, retries."""
+        return self._core.stats()
+
+    # ---- flusher ---------------------------------------------------------
+    def _wait_for_room(self) -> bool:
+        if self.config.block_timeout <= 0:
+            return False
+        deadline = time.monotonic() + self.config.block_timeout
+        with self._progress:
+            while not self._core.has_room():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._wake.set()
+                self._progress.wait(remaining)
+        return True
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._run, name=f"{self._core.name}-flusher", daemon=True
+            )
+            self._thread.start()
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def _run(self) -> None:
+        core = self._core
+        while True:
+            if not self._stop.is_set() and len(core.queue) < self.config.max_batch_size:
+                self._wake.wait(self.config.flush_interval)
+            self._wake.clear()
+            while core.queue:
+                if self._past_deadline():
+                    return
+                for table, rows in core.take().items():
+                    self._deliver(table, rows)
+                with self._progress:
+                    self._progress.notify_all()
+            if self._stop.is_set():
+                return
+
+    def _deliver(self, table: T, rows: Batch) -> None:
+        """Write rows, retrying transient failures and isolating permanent ones."""
+        core = self._core
+        attempt = 0
+        while True:
+            if self._past_deadline():
+                core.settle(abandoned=len(rows))
+                return
+            try:
+                self._write_batch(table, rows)
+            except Exception as exc:
+                if core.is_transient(exc):
+                    core.count_failure(retried=True)
+                    delay = core.backoff(attempt)
+                    attempt += 1
+                    logger.debug(
+                        "%s: transient failure writing %d rows (%s); retry in %.2fs",
+                        core.name,
+                        len(rows),
+                        type(exc).__name__,
+                        delay,
+                    )
+                    if self._deadline is not None:
+                        delay = min(delay, max(0.0, self._deadline - time.monotonic()))
+                    if self._interrupt.wait(delay):  # close() was called: retry now
+                        self._interrupt.clear()
+                    continue
+                core.count_failure(retried=False)
+                if len(rows) == 1:
+                    core.log_rejected(table, 1, exc)
+                    core.settle(rejected=1)
+                    return
+                mid = len(rows) // 2
+                self._deliver(table, rows[:mid])
+                rows = rows[mid:]
+                attempt = 0
+                continue
+            core.settle(written=len(rows))
+            return
+
+
+# =============================================================== asyncio
+class AsyncBatchingSink(Generic[T]):
+    """The asyncio twin of :class:`BatchingSink`: one flusher task per event loop.
+
+    ``submit`` must be called from the loop's thread; it never awaits.
+    """
+
+    def __init__(
+        self,
+        write_batch: Callable[[T, Batch], Awaitable[None]],
+        *,
+        is_transient: Callable[[BaseException], bool],
+        config: BatchingConfig | None = None,
+        name: str = "supabase_monitoring",
+    ) -> None:
+        self.config = config or BatchingConfig()
+        self._write_batch = write_batch
+        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
+        self._interrupt: asyncio.Event | None = None
+        self._progress: asyncio.Condition | None = None
+        self._deadline: float | None = None
+
+    def _ensure_task(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._interrupt = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"{self._core.name}-flusher"
+        )
+
+    def submit(self, table: T, row: Row) -> bool:
+        """Queue a row; False when it was dropped. Never raises, never awaits."""
+        core = self._core
+        if core.closed or len(core.queue) + core.inflight >= self.config.max_buffer:
+            return core.record_drop()
+        core.queue.append((table, row))
+        if self._task is None or self._task.done():
+            try:
+                self._ensure_task()
+            except RuntimeError:  # no running loop: the rows wait for flush()/close()
+                return True
+        if len(core.queue) >= self.config.max_batch_size and self._wake is not None:
+            self._wake.set()
+        return True
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every row submitted before this call is written or settled."""
+        core = self._core
+        target = core.done_count() + core.pending()
+        if core.done_count() >= target:
+            return True
+        self._ensure_task()
+        assert self._wake is not None
+        assert self._progress is not None
+        self._wake.set()
+
+        async def wait_done() -> None:
+            assert self._progress is not None
+            async with self._progress:
+                await self._progress.wait_for(lambda: core.done_count() >= target)
+
+        try:
+            await asyncio.wait_for(wait_done(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Stop accepting rows, deliver what is buffered until ``timeout``, drop the rest."""
+        core = self._core
+        core.closed = True
+        if core.queue and (self._task is None or self._task.done()):
+            self._ensure_task()
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        task = self._task
+        if task is not None and self._stop is not None and self._wake is not None:
+            self._stop.set()
+            if self._interrupt is not None:
+                self._interrupt.set()
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout)
+            except asyncio.TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                with core.lock:
+                    stuck = core.inflight
+                if stuck:
+                    core.settle(abandoned=stuck)
+        core.abandon_queue()
+
+    @property
+    def stats(self) -> SinkStats:
+        """Counters: enqueued, written, dropped, rejected, pending, batches, retries."""
+        return self._core.stats()
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    async def _run(self) -> None:
+        core = self._core
+        assert self._wake is not None
+        assert self._stop is not None
+        assert self._progress is not None
+        while True:
+            if not self._stop.is_set() and len(core.queue) < self.config.max_batch_size:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.config.flush_interval)
+            self._wake.clear()
+            while core.queue:
+                if self._past_deadline():
+                    return
+                for table, rows in core.take().items():
+                    await self._deliver(table, rows)
+                async with self._progress:
+                    self._progress.notify_all()
+            if self._stop.is_set():
+                return
+
+    async def _deliver(self, table: T, rows: Batch) -> None:
+        core = self._core
+        assert self._interrupt is not None
+        attempt = 0
+        while True:
+            if self._past_deadline():
+                core.settle(abandoned=len(rows))
+                return
+            try:
+                await self._write_batch(table, rows)
+            except Exception as exc:
+                if core.is_transient(exc):
+                    core.count_failure(retried=True)
+                    delay = core.backoff(attempt)
+                    attempt += 1
+                    if self._deadline is not None:
+                        delay = min(delay, max(0.0, self._deadline - time.monotonic()))
+                    try:  # interruptible: close() cuts the sleep short
+                        await asyncio.wait_for(self._interrupt.wait(), delay)
+                        self._interrupt.clear()
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
+                core.count_failure(retried=False)
+                if len(rows) == 1:
+                    core.log_rejected(table, 1, exc)
+                    core.settle(rejected=1)
+                    return
+                mid = len(rows) // 2
+                await self._deliver(table, rows[:mid])
+                rows = rows[mid:]
+                attempt = 0
+                continue
+            core.settle(written=len(rows))
+            return
