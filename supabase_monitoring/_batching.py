@@ -36,6 +36,7 @@ from typing import Any, Generic, TypeVar
 logger = logging.getLogger("supabase_monitoring")
 
 T = TypeVar("T", bound=Hashable)
+_DEADLINE_MARGIN = 0.05  # seconds the flusher reserves before a close deadline
 Row = dict[str, Any]
 Batch = list[Row]
 
@@ -118,6 +119,7 @@ class _BufferCore(Generic[T]):
         self.retries = 0
         self.dropped_at_submit = 0
         self.closed = False
+        self.detached = False
         self._last_drop_log = 0.0
         self._drops_since_log = 0
 
@@ -158,8 +160,19 @@ class _BufferCore(Generic[T]):
             self.inflight += n
         return groups
 
+    def detach(self) -> None:
+        """Count what is in flight as dropped; later outcomes of those rows are ignored."""
+        with self.lock:
+            self.abandoned += self.inflight
+            n, self.inflight = self.inflight, 0
+            self.detached = True
+        if n:
+            self._log_drops(n)
+
     def settle(self, written: int = 0, rejected: int = 0, abandoned: int = 0) -> None:
         with self.lock:
+            if self.detached:
+                return
             self.inflight -= written + rejected + abandoned
             self.written += written
             self.rejected += rejected
@@ -327,12 +340,11 @@ class BatchingSink(Generic[T]):
         thread = self._thread
         if thread is not None:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        if thread is None or not thread.is_alive():
-            core.abandon_queue()
-            self._thread = None
-        else:
-            # The flusher is stuck in a request past the deadline: give up on the rest.
-            core.abandon_queue()
+        if thread is not None and thread.is_alive():
+            # The flusher is stuck in a request past the deadline: its rows count as dropped.
+            core.detach()
+        self._thread = None
+        core.abandon_queue()
         _live_sinks.discard(self)
 
     @property
@@ -364,7 +376,8 @@ class BatchingSink(Generic[T]):
             self._thread.start()
 
     def _past_deadline(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
+        # Stop a little early so close()'s join sees the flusher finish in time.
+        return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
 
     def _run(self) -> None:
         core = self._core
@@ -405,7 +418,9 @@ class BatchingSink(Generic[T]):
                         delay,
                     )
                     if self._deadline is not None:
-                        delay = min(delay, max(0.0, self._deadline - time.monotonic()))
+                        delay = min(
+                            delay, max(0.0, self._deadline - _DEADLINE_MARGIN - time.monotonic())
+                        )
                     if self._interrupt.wait(delay):  # close() was called: retry now
                         self._interrupt.clear()
                     continue
@@ -515,10 +530,7 @@ class AsyncBatchingSink(Generic[T]):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                with core.lock:
-                    stuck = core.inflight
-                if stuck:
-                    core.settle(abandoned=stuck)
+                core.detach()
         core.abandon_queue()
 
     @property

@@ -1,0 +1,296 @@
+"""The background writer's contract, with in-memory writers (no HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from supabase_monitoring._batching import AsyncBatchingSink, BatchingConfig, BatchingSink
+
+
+class Transient(Exception):
+    pass
+
+
+class Permanent(Exception):
+    pass
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, Transient)
+
+
+class RecordingWriter:
+    """Collects written rows; can be told to fail or to block."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[dict[str, object]]]] = []
+        self.fail_transient = 0  # fail this many calls, then succeed
+        self.always_fail = False
+        self.gate = threading.Event()
+        self.gate.set()
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, table: str, rows: list[dict[str, object]]) -> None:
+        self.gate.wait()
+        with self.lock:
+            self.calls += 1
+            if self.always_fail:
+                raise Transient("API down")
+            if self.fail_transient > 0:
+                self.fail_transient -= 1
+                raise Transient("502")
+            if any(r.get("bad") for r in rows):
+                raise Permanent("23514 check constraint")
+            self.batches.append((table, list(rows)))
+
+    def ids(self, table: str | None = None) -> list[object]:
+        return [r["id"] for t, rows in self.batches for r in rows if table in (None, t)]
+
+
+def make_sink(writer: RecordingWriter, **cfg: float) -> BatchingSink[str]:
+    config = BatchingConfig(**{"flush_interval": 0.05, "retry_initial": 0.01, **cfg})  # type: ignore[arg-type]
+    return BatchingSink(writer, is_transient=is_transient, config=config)
+
+
+def test_rows_are_written_in_bounded_batches_grouped_by_table() -> None:
+    writer = RecordingWriter()
+    sink = make_sink(writer, max_batch_size=100, max_buffer=10_000)
+    for i in range(1050):
+        assert sink.submit("a" if i % 3 else "b", {"id": i})
+    assert sink.flush(timeout=10)
+    assert sorted(writer.ids()) == list(range(1050))
+    assert max(len(rows) for _, rows in writer.batches) <= 100
+    assert all(r["id"] % 3 == 0 for t, rows in writer.batches if t == "b" for r in rows)
+    stats = sink.stats
+    assert (stats.enqueued, stats.written, stats.pending, stats.dropped) == (1050, 1050, 0, 0)
+    sink.close(timeout=5)
+
+
+def test_partial_batch_is_sent_after_the_flush_interval_without_flush() -> None:
+    writer = RecordingWriter()
+    sink = make_sink(writer, max_batch_size=1000, flush_interval=0.05)
+    sink.submit("a", {"id": 1})
+    deadline = time.monotonic() + 5
+    while not writer.batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer.ids() == [1]
+    sink.close(timeout=5)
+
+
+def test_full_buffer_drops_and_counts_instead_of_growing() -> None:
+    writer = RecordingWriter()
+    writer.gate.clear()  # the API hangs: nothing leaves the buffer
+    sink = make_sink(writer, max_batch_size=10, max_buffer=50)
+    accepted = sum(sink.submit("a", {"id": i}) for i in range(200))
+    stats = sink.stats
+    assert accepted == 50
+    assert stats.dropped == 150
+    assert stats.pending == 50
+    writer.gate.set()
+    assert sink.flush(timeout=10)
+    assert sorted(writer.ids()) == list(range(50))
+    sink.close(timeout=5)
+
+
+def test_block_timeout_waits_for_room_then_accepts() -> None:
+    writer = RecordingWriter()
+    writer.gate.clear()
+    sink = make_sink(writer, max_batch_size=10, max_buffer=10, block_timeout=5.0)
+    for i in range(10):
+        assert sink.submit("a", {"id": i})
+    threading.Timer(0.2, writer.gate.set).start()
+    assert sink.submit("a", {"id": 10})  # blocks until the flusher makes room
+    assert sink.flush(timeout=10)
+    assert sorted(writer.ids()) == list(range(11))
+    sink.close(timeout=5)
+
+
+def test_transient_failures_are_retried_and_rows_written_once() -> None:
+    writer = RecordingWriter()
+    writer.fail_transient = 3
+    sink = make_sink(writer, max_batch_size=100)
+    for i in range(100):
+        sink.submit("a", {"id": i})
+    assert sink.flush(timeout=10)
+    assert sorted(writer.ids()) == list(range(100))
+    assert sink.stats.retries == 3
+    assert sink.stats.failed_batches == 3
+    sink.close(timeout=5)
+
+
+def test_permanent_failure_rejects_only_the_offending_rows() -> None:
+    writer = RecordingWriter()
+    sink = make_sink(writer, max_batch_size=64)
+    for i in range(64):
+        sink.submit("a", {"id": i, "bad": i == 17})
+    assert sink.flush(timeout=10)
+    assert sorted(writer.ids()) == [i for i in range(64) if i != 17]
+    assert sink.stats.rejected == 1
+    assert sink.stats.retries == 0
+    sink.close(timeout=5)
+
+
+def test_flush_honours_its_deadline_while_the_api_is_down() -> None:
+    writer = RecordingWriter()
+    writer.always_fail = True
+    sink = make_sink(writer, retry_initial=0.05, retry_max=0.2)
+    sink.submit("a", {"id": 1})
+    started = time.monotonic()
+    assert sink.flush(timeout=0.5) is False
+    assert time.monotonic() - started < 3.0
+    assert sink.stats.pending == 1
+    writer.always_fail = False
+    assert sink.flush(timeout=10)
+    assert writer.ids() == [1]
+    sink.close(timeout=5)
+
+
+def test_close_honours_its_deadline_and_counts_undelivered_rows_as_dropped() -> None:
+    writer = RecordingWriter()
+    writer.always_fail = True
+    sink = make_sink(writer, retry_initial=0.05, retry_max=0.1)
+    for i in range(30):
+        sink.submit("a", {"id": i})
+    started = time.monotonic()
+    sink.close(timeout=0.5)
+    assert time.monotonic() - started < 3.0
+    stats = sink.stats
+    assert stats.written == 0
+    assert stats.dropped == 30
+    assert stats.pending == 0
+    assert sink.submit("a", {"id": 99}) is False  # closed sinks refuse new rows
+
+
+def test_close_interrupts_a_long_backoff_and_delivers() -> None:
+    writer = RecordingWriter()
+    writer.fail_transient = 1
+    # The first retry would sleep 15-30 s; close() must not wait for it.
+    sink = make_sink(writer, retry_initial=30.0, retry_max=30.0)
+    sink.submit("a", {"id": 1})
+    deadline = time.monotonic() + 5
+    while writer.calls == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    sink.close(timeout=10)
+    assert time.monotonic() - started < 5.0
+    assert writer.ids() == [1]
+    assert sink.stats.dropped == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_forked_child_never_resends_the_parents_buffer(tmp_path: Path) -> None:
+    writer = RecordingWriter()
+    writer.gate.clear()  # parent's rows stay buffered across the fork
+    sink = make_sink(writer, max_batch_size=10)
+    for i in range(5):
+        sink.submit("a", {"id": f"parent-{i}"})
+    out = tmp_path / "child.json"
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            writer.gate.set()
+            ok = sink.stats.pending == 0
+            for i in range(3):
+                sink.submit("a", {"id": f"child-{i}"})
+            ok = sink.flush(timeout=10) and ok
+            out.write_text(json.dumps({"ok": ok, "ids": writer.ids()}))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    child = json.loads(out.read_text())
+    assert child["ok"] is True
+    assert sorted(child["ids"]) == ["child-0", "child-1", "child-2"]
+    writer.gate.set()
+    assert sink.flush(timeout=10)
+    assert sorted(writer.ids()) == [f"parent-{i}" for i in range(5)]
+    sink.close(timeout=5)
+
+
+def test_rows_buffered_at_interpreter_exit_are_delivered(tmp_path: Path) -> None:
+    out = tmp_path / "rows.txt"
+    script = textwrap.dedent(
+        f"""
+        from supabase_monitoring._batching import BatchingConfig, BatchingSink
+        def write(table, rows):
+            with open({str(out)!r}, "a") as f:
+                for r in rows:
+                    f.write(str(r["id"]) + "\\n")
+        sink = BatchingSink(write, is_transient=lambda e: False,
+                            config=BatchingConfig(flush_interval=60, exit_timeout=5))
+        for i in range(250):
+            sink.submit("a", {{"id": i}})
+        # no flush, no close: a short-lived job that simply exits
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    assert sorted(int(x) for x in out.read_text().split()) == list(range(250))
+
+
+def test_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_buffer"):
+        BatchingConfig(max_batch_size=100, max_buffer=10)
+    with pytest.raises(ValueError, match="flush_interval"):
+        BatchingConfig(flush_interval=0)
+    with pytest.raises(ValueError, match="retry_max"):
+        BatchingConfig(retry_max=float("nan"))
+
+
+# ------------------------------------------------------------------ asyncio
+class AsyncWriter(RecordingWriter):
+    async def write(self, table: str, rows: list[dict[str, object]]) -> None:
+        await asyncio.sleep(0)  # a real writer yields to the loop
+        self(table, rows)
+
+
+def make_async_sink(writer: AsyncWriter, **cfg: float) -> AsyncBatchingSink[str]:
+    config = BatchingConfig(**{"flush_interval": 0.05, "retry_initial": 0.01, **cfg})  # type: ignore[arg-type]
+    return AsyncBatchingSink(writer.write, is_transient=is_transient, config=config)
+
+
+async def test_async_rows_are_batched_and_retried_once_each() -> None:
+    writer = AsyncWriter()
+    writer.fail_transient = 2
+    sink = make_async_sink(writer, max_batch_size=100)
+    for i in range(450):
+        assert sink.submit("a", {"id": i})
+    assert await sink.flush(timeout=10)
+    assert sorted(writer.ids()) == list(range(450))
+    assert sink.stats.retries == 2
+    await sink.close(timeout=5)
+
+
+async def test_async_full_buffer_drops_and_close_honours_deadline() -> None:
+    writer = AsyncWriter()
+    writer.always_fail = True
+    sink = make_async_sink(writer, max_batch_size=10, max_buffer=20, retry_max=0.1)
+    accepted = sum(sink.submit("a", {"id": i}) for i in range(50))
+    assert accepted == 20
+    started = time.monotonic()
+    assert await sink.flush(timeout=0.3) is False
+    await sink.close(timeout=0.5)
+    assert time.monotonic() - started < 3.0
+    stats = sink.stats
+    assert stats.written == 0
+    assert stats.dropped == 50  # 30 refused at submit + 20 undelivered at the deadline
+    assert stats.pending == 0
+
+
+async def test_async_permanent_failure_rejects_only_bad_rows() -> None:
+    writer = AsyncWriter()
+    sink = make_async_sink(writer, max_batch_size=32)
+    for i in range(32):
+        sink.submit("a", {"id": i, "bad": i in (3, 30)})
+    await sink.close(timeout=10)
+    assert sorted(writer.ids()) == [i for i in range(32) if i not in (3, 30)]
+    assert sink.stats.rejected == 2
