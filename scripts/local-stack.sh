@@ -6,7 +6,7 @@
 # Same ports, JWT secret and demo keys as `supabase start`, so either can back
 # the examples and tests.
 #
-# usage: scripts/local-stack.sh install|up|down|destroy|status|env|deploy|psql
+# usage: scripts/local-stack.sh install|up|down|destroy|status|env|deploy|psql|stop SVC|start SVC
 # Env: SM_STACK_DIR, SM_PG_PORT, SM_API_PORT, SM_PGRST_PORT run an independent second stack.
 set -euo pipefail
 
@@ -270,6 +270,24 @@ schema_served() {
   [[ "$code" == "200" ]]
 }
 
+# Stop or start one service, e.g. for outage tests: stop postgrest | start nginx.
+service() { # service stop|start postgrest|nginx
+  case "$1:$2" in
+    stop:postgrest) stop_pidfile PostgREST "$STATE/postgrest.pid" ;;
+    stop:nginx) stop_pidfile nginx "$STATE/nginx.pid" ;;
+    start:postgrest) start_postgrest; wait_for 60 "the REST API" api_ready_or_gateway_down ;;
+    start:nginx) start_nginx; wait_for 60 "the REST API" api_ready ;;
+    *) die "usage: $0 stop|start postgrest|nginx" ;;
+  esac
+}
+
+# After restarting PostgREST alone, wait for it (behind nginx if nginx runs).
+api_ready_or_gateway_down() {
+  if pid_alive "$STATE/nginx.pid"; then api_ready; else
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PGRST_PORT/" || true)" == "200" ]]
+  fi
+}
+
 case "${1:-}" in
   install) install_deps ;;
   up) up ;;
@@ -278,6 +296,7 @@ case "${1:-}" in
   status) status ;;
   env) print_env ;;
   deploy) deploy ;;
+  stop|start) service "$1" "${2:-}" ;;
   psql) shift; psql_super "$@" ;;
   *) echo "usage: $0 install|up|down|destroy|status|env|deploy|psql [args]" >&2; exit 2 ;;
 esac
