@@ -47,6 +47,9 @@ class BatchingConfig:
 
     max_batch_size: int = 2000
     """Rows per bulk insert."""
+    concurrency: int = 2
+    """Batches in flight at once (one flusher thread or task each): while one batch
+    is on the wire, PostgREST can already be parsing the next."""
     flush_interval: float = 0.5
     """Seconds a row may wait for a batch to fill before it is sent anyway."""
     max_buffer: int = 100_000
@@ -63,6 +66,8 @@ class BatchingConfig:
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
             raise ValueError("max_batch_size must be >= 1")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
         if self.max_buffer < self.max_batch_size:
             raise ValueError("max_buffer must be >= max_batch_size")
         for name in (
@@ -275,10 +280,9 @@ class BatchingSink(Generic[T]):
 
     def _init_sync_primitives(self) -> None:
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._interrupt = threading.Event()  # set by close() to cut a backoff sleep short
+        self._stop = threading.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = threading.Condition(threading.Lock())
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
         self._deadline: float | None = None
 
@@ -298,7 +302,7 @@ class BatchingSink(Generic[T]):
         if len(core.queue) + core.inflight >= self.config.max_buffer and not self._wait_for_room():
             return core.record_drop()
         core.queue.append((table, row))
-        if self._thread is None:
+        if not self._threads:
             self._start()
         if len(core.queue) >= self.config.max_batch_size and not self._wake.is_set():
             self._wake.set()
@@ -321,29 +325,26 @@ class BatchingSink(Generic[T]):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                if self._thread is None or not self._thread.is_alive():
-                    self._start()
+                self._start()
                 self._progress.wait(remaining if remaining is None else min(remaining, 0.5))
         return True
 
     def close(self, timeout: float | None = None) -> None:
         """Stop accepting rows, deliver what is buffered until ``timeout``, drop the rest."""
         core = self._core
-        if core.closed and self._thread is None:
+        if core.closed and not self._threads:
             return
         core.closed = True
         deadline = None if timeout is None else time.monotonic() + timeout
         self._deadline = deadline
         self._stop.set()
-        self._interrupt.set()
         self._wake.set()
-        thread = self._thread
-        if thread is not None:
+        for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        if thread is not None and thread.is_alive():
-            # The flusher is stuck in a request past the deadline: its rows count as dropped.
+        if any(thread.is_alive() for thread in self._threads):
+            # A flusher is stuck in a request past the deadline: its rows count as dropped.
             core.detach()
-        self._thread = None
+        self._threads = []
         core.abandon_queue()
         _live_sinks.discard(self)
 
@@ -368,12 +369,15 @@ class BatchingSink(Generic[T]):
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._thread = threading.Thread(
-                target=self._run, name=f"{self._core.name}-flusher", daemon=True
-            )
-            self._thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < self.config.concurrency:
+                thread = threading.Thread(
+                    target=self._run,
+                    name=f"{self._core.name}-flusher-{len(self._threads)}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def _past_deadline(self) -> bool:
         # Stop a little early so close()'s join sees the flusher finish in time.
@@ -394,6 +398,14 @@ class BatchingSink(Generic[T]):
                     self._progress.notify_all()
             if self._stop.is_set():
                 return
+
+    def _sleep_backoff(self, delay: float) -> None:
+        if not self._stop.is_set():
+            self._stop.wait(delay)  # close() interrupts it: retry at once
+            return
+        if self._deadline is not None:  # closing: keep backing off, but not past the deadline
+            delay = min(delay, max(0.0, self._deadline - _DEADLINE_MARGIN - time.monotonic()))
+        time.sleep(delay)
 
     def _deliver(self, table: T, rows: Batch) -> None:
         """Write rows, retrying transient failures and isolating permanent ones."""
@@ -417,12 +429,7 @@ class BatchingSink(Generic[T]):
                         type(exc).__name__,
                         delay,
                     )
-                    if self._deadline is not None:
-                        delay = min(
-                            delay, max(0.0, self._deadline - _DEADLINE_MARGIN - time.monotonic())
-                        )
-                    if self._interrupt.wait(delay):  # close() was called: retry now
-                        self._interrupt.clear()
+                    self._sleep_backoff(delay)
                     continue
                 core.count_failure(retried=False)
                 if len(rows) == 1:
@@ -440,7 +447,7 @@ class BatchingSink(Generic[T]):
 
 # =============================================================== asyncio
 class AsyncBatchingSink(Generic[T]):
-    """The asyncio twin of :class:`BatchingSink`: one flusher task per event loop.
+    """The asyncio twin of :class:`BatchingSink`: flusher tasks on the running loop.
 
     ``submit`` must be called from the loop's thread; it never awaits.
     """
@@ -456,23 +463,20 @@ class AsyncBatchingSink(Generic[T]):
         self.config = config or BatchingConfig()
         self._write_batch = write_batch
         self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._stop: asyncio.Event | None = None
-        self._interrupt: asyncio.Event | None = None
-        self._progress: asyncio.Condition | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()  # set by close(); also cuts backoff sleeps short
+        self._progress = asyncio.Condition()
         self._deadline: float | None = None
 
-    def _ensure_task(self) -> None:
-        if self._task is not None and not self._task.done():
+    def _ensure_tasks(self) -> None:
+        self._tasks = [t for t in self._tasks if not t.done()]
+        if len(self._tasks) >= self.config.concurrency:
             return
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._interrupt = asyncio.Event()
-        self._progress = asyncio.Condition()
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"{self._core.name}-flusher"
-        )
+        loop = asyncio.get_running_loop()
+        while len(self._tasks) < self.config.concurrency:
+            name = f"{self._core.name}-flusher-{len(self._tasks)}"
+            self._tasks.append(loop.create_task(self._run(), name=name))
 
     def submit(self, table: T, row: Row) -> bool:
         """Queue a row; False when it was dropped. Never raises, never awaits."""
@@ -480,12 +484,12 @@ class AsyncBatchingSink(Generic[T]):
         if core.closed or len(core.queue) + core.inflight >= self.config.max_buffer:
             return core.record_drop()
         core.queue.append((table, row))
-        if self._task is None or self._task.done():
+        if not self._tasks:
             try:
-                self._ensure_task()
-            except RuntimeError:  # no running loop: the rows wait for flush()/close()
+                self._ensure_tasks()
+            except RuntimeError:  # no running loop yet: the rows wait for flush()/close()
                 return True
-        if len(core.queue) >= self.config.max_batch_size and self._wake is not None:
+        if len(core.queue) >= self.config.max_batch_size:
             self._wake.set()
         return True
 
@@ -495,13 +499,10 @@ class AsyncBatchingSink(Generic[T]):
         target = core.done_count() + core.pending()
         if core.done_count() >= target:
             return True
-        self._ensure_task()
-        assert self._wake is not None
-        assert self._progress is not None
+        self._ensure_tasks()
         self._wake.set()
 
         async def wait_done() -> None:
-            assert self._progress is not None
             async with self._progress:
                 await self._progress.wait_for(lambda: core.done_count() >= target)
 
@@ -515,21 +516,18 @@ class AsyncBatchingSink(Generic[T]):
         """Stop accepting rows, deliver what is buffered until ``timeout``, drop the rest."""
         core = self._core
         core.closed = True
-        if core.queue and (self._task is None or self._task.done()):
-            self._ensure_task()
+        if core.queue:
+            self._ensure_tasks()
         self._deadline = None if timeout is None else time.monotonic() + timeout
-        task = self._task
-        if task is not None and self._stop is not None and self._wake is not None:
-            self._stop.set()
-            if self._interrupt is not None:
-                self._interrupt.set()
-            self._wake.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout)
-            except asyncio.TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        self._stop.set()
+        self._wake.set()
+        tasks, self._tasks = self._tasks, []
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=timeout)
+            if pending:
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending)
                 core.detach()
         core.abandon_queue()
 
@@ -539,13 +537,10 @@ class AsyncBatchingSink(Generic[T]):
         return self._core.stats()
 
     def _past_deadline(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
+        return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
 
     async def _run(self) -> None:
         core = self._core
-        assert self._wake is not None
-        assert self._stop is not None
-        assert self._progress is not None
         while True:
             if not self._stop.is_set() and len(core.queue) < self.config.max_batch_size:
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -561,9 +556,17 @@ class AsyncBatchingSink(Generic[T]):
             if self._stop.is_set():
                 return
 
+    async def _sleep_backoff(self, delay: float) -> None:
+        if not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):  # close() interrupts it
+                await asyncio.wait_for(self._stop.wait(), delay)
+            return
+        if self._deadline is not None:
+            delay = min(delay, max(0.0, self._deadline - _DEADLINE_MARGIN - time.monotonic()))
+        await asyncio.sleep(delay)
+
     async def _deliver(self, table: T, rows: Batch) -> None:
         core = self._core
-        assert self._interrupt is not None
         attempt = 0
         while True:
             if self._past_deadline():
@@ -574,15 +577,8 @@ class AsyncBatchingSink(Generic[T]):
             except Exception as exc:
                 if core.is_transient(exc):
                     core.count_failure(retried=True)
-                    delay = core.backoff(attempt)
+                    await self._sleep_backoff(core.backoff(attempt))
                     attempt += 1
-                    if self._deadline is not None:
-                        delay = min(delay, max(0.0, self._deadline - time.monotonic()))
-                    try:  # interruptible: close() cuts the sleep short
-                        await asyncio.wait_for(self._interrupt.wait(), delay)
-                        self._interrupt.clear()
-                    except asyncio.TimeoutError:
-                        pass
                     continue
                 core.count_failure(retried=False)
                 if len(rows) == 1:
