@@ -1,0 +1,121 @@
+"""The database-backed :class:`AlertStore`: ``public.monitoring_events`` through PostgREST."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from .._retry import RetryPolicy, call_with_retry
+from .._tables import MONITORING_EVENTS, TableRef
+from ..errors import InvalidResponseError
+from .state import (
+    ALERT_DELIVERY_FAILED,
+    STATE_EVENT_TYPES,
+    StateEvent,
+    chain_tips,
+    delivery_failure_id,
+    utcnow,
+)
+
+logger = logging.getLogger("supabase_monitoring.alerting")
+
+Filter = tuple[str, str, str]
+Order = tuple[str, bool]
+
+
+class RowTransport(Protocol):
+    """The part of the SDK's ``SyncTransport`` this store uses."""
+
+    def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None: ...
+
+    def select(
+        self,
+        table: TableRef,
+        *,
+        columns: str = "*",
+        filters: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+
+class PostgrestAlertStore:
+    """Alert chains in ``monitoring_events``; safe between processes (see :mod:`.state`).
+
+    ``horizon`` bounds how far back chains are read; keep it longer than the
+    events' retention (30 days by default) or a very old open alert could be
+    forgotten and fire again.
+    """
+
+    def __init__(
+        self,
+        transport: RowTransport,
+        *,
+        horizon: timedelta = timedelta(days=35),
+        max_events: int = 20_000,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._t = transport
+        self._horizon = horizon
+        self._max_events = max_events
+        self._retry = retry or RetryPolicy()
+
+    def load_tips(self) -> dict[str, StateEvent]:
+        since = (utcnow() - self._horizon).isoformat()
+        rows = call_with_retry(
+            self._retry,
+            lambda: self._t.select(
+                MONITORING_EVENTS,
+                columns="id,event_type,details,created_at",
+                filters=[
+                    ("event_type", "in", f"({','.join(STATE_EVENT_TYPES)})"),
+                    ("created_at", "gte", since),
+                ],
+                order=[("created_at", True)],
+                limit=self._max_events,
+            ),
+        )
+        if len(rows) >= self._max_events:
+            logger.warning("alert state truncated at %d events", self._max_events)
+        events = []
+        for row in rows:
+            try:
+                events.append(StateEvent.from_row(row))
+            except (KeyError, ValueError, TypeError):
+                logger.warning("ignoring malformed alert event %s", row.get("id"))
+        return chain_tips(events)
+
+    def claim(self, event: StateEvent) -> bool:
+        row = event.to_row()
+        call_with_retry(self._retry, lambda: self._t.insert_rows(MONITORING_EVENTS, [row]))
+        stored = call_with_retry(
+            self._retry,
+            lambda: self._t.select(
+                MONITORING_EVENTS,
+                columns="id,details->>claim_token",
+                filters=[("id", "eq", event.id)],
+            ),
+        )
+        if not stored:
+            raise InvalidResponseError(f"alert event {event.id} missing right after its insert")
+        return bool(stored[0].get("claim_token") == event.claim_token)
+
+    def record_delivery_failure(self, event: StateEvent, details: Mapping[str, Any]) -> None:
+        notifier = str(details.get("notifier", ""))
+        row = {
+            "id": delivery_failure_id(event.id, notifier),
+            "event_type": ALERT_DELIVERY_FAILED,
+            "details": {
+                "alert_key": event.key,
+                "rule": event.rule,
+                "event_id": event.id,
+                "transition": event.transition.value,
+                "severity": event.severity.value,
+                "fingerprint": event.alert.fingerprint,
+                "summary": event.summary,
+                **details,
+            },
+        }
+        call_with_retry(self._retry, lambda: self._t.insert_rows(MONITORING_EVENTS, [row]))
