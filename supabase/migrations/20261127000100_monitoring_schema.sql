@@ -15,7 +15,8 @@ comment on schema monitoring is
 revoke all on schema monitoring from public, anon, authenticated;
 grant usage on schema monitoring to service_role;
 
--- Functions are executable by PUBLIC by default; nothing in this schema should be.
-alter default privileges in schema monitoring revoke execute on functions from public;
-alter default privileges in schema monitoring revoke all on tables from anon, authenticated;
-alter default privileges in schema monitoring revoke all on functions from anon, authenticated;
+-- Functions are executable by PUBLIC by default, and per-schema default
+-- privileges can only add to the global ones, never take away (an
+-- `alter default privileges in schema monitoring revoke ... from public` is a
+-- no-op). So every migration revokes and grants explicitly on the objects it
+-- creates, and 20261127001000_monitoring_access.sql sweeps and asserts it.

@@ -5,6 +5,8 @@
 -- spec: named CHECK constraints, NOT NULL where a null row would be useless,
 -- p50/p95/p99 on rollups, a natural key on rollups (idempotent aggregation),
 -- and monitoring.queue_snapshots for projects without Supabase Queues.
+-- Indexes are the ones the views, the health check, aggregation and the
+-- retention purges need (each noted where it is created).
 
 -- ---------------------------------------------------------------- raw metrics
 create table monitoring.pipeline_metrics (
@@ -46,12 +48,17 @@ create table monitoring.aggregated_metrics (
   p95_value    double precision,
   p99_value    double precision,
   dimensions   jsonb not null default '{}'::jsonb,
+  -- The natural key hashes the dimensions: a btree entry is limited to ~2.7 kB,
+  -- and one writer with long string tags must not stop every later rollup.
+  -- jsonb::text is canonical (keys sorted), so equal dimension sets hash equally.
+  dimensions_hash text generated always as (md5(dimensions::text)) stored,
   created_at   timestamptz not null default now(),
   constraint aggregated_metrics_period_valid check (period in ('hourly', 'daily', 'weekly')),
   constraint aggregated_metrics_metric_name_not_blank check (length(btrim(metric_name)) between 1 and 200),
   constraint aggregated_metrics_dimensions_is_object check (jsonb_typeof(dimensions) = 'object'),
   -- One row per metric, period and dimension set: re-running aggregation cannot double count.
-  constraint aggregated_metrics_natural_key unique (period, period_start, metric_name, dimensions)
+  -- Its leading (period, period_start) also serves the rollup retention purge.
+  constraint aggregated_metrics_natural_key unique (period, period_start, metric_name, dimensions_hash)
 );
 comment on table monitoring.aggregated_metrics is
   'Hourly, daily and weekly rollups of pipeline_metrics, grouped by dimension (string) tags.';
@@ -83,6 +90,10 @@ create index worker_issues_open_idx
   on monitoring.worker_issues (severity, created_at desc) where not resolved;
 create index worker_issues_created_at_idx
   on monitoring.worker_issues (created_at);
+-- Retention purges resolved issues by resolution time (created_at when a
+-- writer set resolved without resolved_at).
+create index worker_issues_resolved_purge_idx
+  on monitoring.worker_issues ((coalesce(resolved_at, created_at))) where resolved;
 
 -- ---------------------------------------------------------------- queue snapshots
 -- For projects without Supabase Queues (pgmq): workers or a monitoring job
@@ -123,13 +134,26 @@ create index monitoring_events_created_at_idx on public.monitoring_events (creat
 create index monitoring_events_type_created_at_idx on public.monitoring_events (event_type, created_at desc);
 
 -- ---------------------------------------------------------------- access
--- RLS on, and only service_role (which bypasses RLS) is granted anything.
--- No policies exist for anon or authenticated, and they hold no privileges.
+-- RLS on, and only service_role is granted anything. service_role bypasses
+-- RLS anyway; its explicit policies document the intent (and keep Supabase's
+-- rls_enabled_no_policy advisor quiet). anon and authenticated have neither
+-- a policy nor a privilege.
 alter table monitoring.pipeline_metrics   enable row level security;
 alter table monitoring.aggregated_metrics enable row level security;
 alter table monitoring.worker_issues      enable row level security;
 alter table monitoring.queue_snapshots    enable row level security;
 alter table public.monitoring_events      enable row level security;
+
+create policy pipeline_metrics_service_role_all on monitoring.pipeline_metrics
+  as permissive for all to service_role using (true) with check (true);
+create policy aggregated_metrics_service_role_all on monitoring.aggregated_metrics
+  as permissive for all to service_role using (true) with check (true);
+create policy worker_issues_service_role_all on monitoring.worker_issues
+  as permissive for all to service_role using (true) with check (true);
+create policy queue_snapshots_service_role_all on monitoring.queue_snapshots
+  as permissive for all to service_role using (true) with check (true);
+create policy monitoring_events_service_role_all on public.monitoring_events
+  as permissive for all to service_role using (true) with check (true);
 
 revoke all on monitoring.pipeline_metrics, monitoring.aggregated_metrics, monitoring.worker_issues,
   monitoring.queue_snapshots, public.monitoring_events from public, anon, authenticated;

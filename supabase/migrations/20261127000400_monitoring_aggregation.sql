@@ -1,0 +1,173 @@
+-- Hourly, daily and weekly rollups of monitoring.pipeline_metrics.
+--
+-- Fixes to the spec's aggregate_hourly_metrics():
+-- * Self-healing: a run aggregates every complete period since the last one it
+--   aggregated (monitoring.aggregation_watermarks), so missed cron runs are
+--   back-filled. Back-fill reaches as far as raw data is kept (14 days): only
+--   periods starting at or after now - 14 days are aggregated, because older
+--   ones may already be partly purged and would be under-counted.
+-- * Never double counts: each period is aggregated once (the watermark), and
+--   rows land through ON CONFLICT on the natural key, so a concurrent or
+--   repeated run recomputes a row instead of adding a second one. Runs of the
+--   same period are serialised with an advisory lock.
+-- * Groups by dimension tags only: the string- and boolean-valued tags
+--   (queue, api, success, ...). Numeric tags (success_count, error_count,
+--   batch_size) are measurements; grouping by them would make every row its own
+--   group. Periods are UTC hours, UTC days and ISO weeks (Monday 00:00 UTC).
+-- * p50/p95/p99 with percentile_cont next to min/max/avg/sum/count.
+-- * Daily and weekly rollups are computed from raw data, not from hourly rows:
+--   percentiles cannot be combined from finer rollups. Raw data is kept 14
+--   days, so a day or week is always computable when the job runs on time
+--   (and back-fill works for periods raw data still covers).
+-- * A period counts as complete 3 minutes after it ends, so rows written just
+--   before the boundary and flushed a little late are still included. Rows
+--   arriving later than that stay in raw data but miss the rollup.
+-- * Raw retention is no longer a side effect of aggregation: see
+--   20261127000500_monitoring_retention.sql.
+
+-- ---------------------------------------------------------------- watermarks
+create table monitoring.aggregation_watermarks (
+  period           text primary key,
+  aggregated_until timestamptz not null,
+  updated_at       timestamptz not null default now(),
+  constraint aggregation_watermarks_period_valid check (period in ('hourly', 'daily', 'weekly'))
+);
+comment on table monitoring.aggregation_watermarks is
+  'End of the last period aggregated, per period kind; the next run starts there.';
+
+alter table monitoring.aggregation_watermarks enable row level security;
+create policy aggregation_watermarks_service_role_all on monitoring.aggregation_watermarks
+  as permissive for all to service_role using (true) with check (true);
+revoke all on monitoring.aggregation_watermarks from public, anon, authenticated;
+grant select, insert, update, delete on monitoring.aggregation_watermarks to service_role;
+
+-- ---------------------------------------------------------------- aggregation
+create or replace function monitoring.aggregate_metrics(
+  p_period text,
+  p_now    timestamptz default now()
+)
+returns integer
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  c_raw_retention constant interval := interval '14 days';
+  c_grace         constant interval := interval '3 minutes';
+  v_unit  text;
+  v_step  interval;
+  v_floor timestamptz;
+  v_from  timestamptz;
+  v_to    timestamptz;
+  v_rows  integer;
+begin
+  if p_period is null or p_period not in ('hourly', 'daily', 'weekly') then
+    raise exception using
+      errcode = '22023',
+      message = format('invalid period %L', p_period),
+      hint = 'Use hourly, daily or weekly.';
+  end if;
+  if p_now is null then
+    raise exception using errcode = '22004', message = 'p_now must not be null';
+  end if;
+
+  v_unit := case p_period when 'hourly' then 'hour' when 'daily' then 'day' else 'week' end;
+  -- Fixed-length steps: UTC has no DST, and '1 day' would follow the session time zone.
+  v_step := case p_period when 'hourly' then interval '1 hour'
+                          when 'daily'  then interval '24 hours'
+                          else               interval '168 hours' end;
+
+  perform pg_advisory_xact_lock(
+    hashtextextended('monitoring.aggregate_metrics:' || p_period, 0));
+
+  -- End of the last complete period.
+  v_to := date_trunc(v_unit, p_now - c_grace, 'UTC');
+  -- Start of the oldest period raw retention still covers completely.
+  v_floor := date_trunc(v_unit, p_now - c_raw_retention, 'UTC');
+  if v_floor < p_now - c_raw_retention then
+    v_floor := v_floor + v_step;
+  end if;
+
+  select greatest(w.aggregated_until, v_floor) into v_from
+  from monitoring.aggregation_watermarks as w
+  where w.period = p_period;
+  v_from := coalesce(v_from, v_floor);
+
+  if v_from >= v_to then
+    return 0;
+  end if;
+
+  insert into monitoring.aggregated_metrics as a (
+    metric_name, period, period_start,
+    min_value, max_value, avg_value, sum_value, count_value,
+    p50_value, p95_value, p99_value, dimensions
+  )
+  select
+    g.metric_name, p_period, g.period_start,
+    g.min_value, g.max_value, g.avg_value, g.sum_value, g.count_value,
+    g.pct[1], g.pct[2], g.pct[3], g.dimensions
+  from (
+    select
+      m.metric_name,
+      date_trunc(v_unit, m."timestamp", 'UTC') as period_start,
+      d.dimensions,
+      min(m.metric_value) as min_value,
+      max(m.metric_value) as max_value,
+      avg(m.metric_value) as avg_value,
+      sum(m.metric_value) as sum_value,
+      count(*)::integer   as count_value,
+      percentile_cont(array[0.5, 0.95, 0.99]::double precision[])
+        within group (order by m.metric_value) as pct
+    from monitoring.pipeline_metrics as m
+    cross join lateral (
+      select coalesce(jsonb_object_agg(t.key, t.value), '{}'::jsonb) as dimensions
+      from jsonb_each(m.tags) as t
+      where jsonb_typeof(t.value) in ('string', 'boolean')
+    ) as d
+    where m."timestamp" >= v_from
+      and m."timestamp" < v_to
+    group by m.metric_name, 2, d.dimensions
+  ) as g
+  on conflict on constraint aggregated_metrics_natural_key do update set
+    min_value   = excluded.min_value,
+    max_value   = excluded.max_value,
+    avg_value   = excluded.avg_value,
+    sum_value   = excluded.sum_value,
+    count_value = excluded.count_value,
+    p50_value   = excluded.p50_value,
+    p95_value   = excluded.p95_value,
+    p99_value   = excluded.p99_value,
+    created_at  = now();
+  get diagnostics v_rows = row_count;
+
+  insert into monitoring.aggregation_watermarks as w (period, aggregated_until, updated_at)
+  values (p_period, v_to, now())
+  on conflict (period) do update
+    set aggregated_until = greatest(w.aggregated_until, excluded.aggregated_until),
+        updated_at = excluded.updated_at;
+
+  return v_rows;
+end;
+$$;
+
+comment on function monitoring.aggregate_metrics(text, timestamptz) is
+  'Aggregates every complete hourly|daily|weekly period not yet aggregated (back-fill bounded by '
+  'the 14-day raw retention); returns the number of rollup rows written. p_now is for tests and back-fills.';
+
+-- The spec's name, kept for callers and for the spec's cron command.
+create or replace function monitoring.aggregate_hourly_metrics()
+returns integer
+language sql
+security invoker
+set search_path = ''
+as $$
+  select monitoring.aggregate_metrics('hourly');
+$$;
+
+comment on function monitoring.aggregate_hourly_metrics() is
+  'Spec name: same as monitoring.aggregate_metrics(''hourly'').';
+
+revoke all on function monitoring.aggregate_metrics(text, timestamptz) from public, anon, authenticated;
+revoke all on function monitoring.aggregate_hourly_metrics() from public, anon, authenticated;
+grant execute on function monitoring.aggregate_metrics(text, timestamptz) to service_role;
+grant execute on function monitoring.aggregate_hourly_metrics() to service_role;
