@@ -1,0 +1,308 @@
+"""AsyncMonitoringClient: the asyncio public client."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._client_base import RecordingMixin
+from ._config import env_credentials, env_disabled, safe_url
+from ._queries import (
+    HEALTH_FUNCTION,
+    Select,
+    aggregated_metrics_query,
+    api_metrics_query,
+    open_issues_query,
+    parse_health,
+    parse_rows,
+    queue_metrics_query,
+    resolve_issue_update,
+)
+from ._retry import RetryPolicy, call_with_retry_async
+from ._sink import (
+    AsyncDirectSink,
+    AsyncRowSink,
+    AsyncSinkContext,
+    AsyncSinkFactory,
+    NullSink,
+    RowSink,
+    SinkStats,
+    SyncSinkAdapter,
+)
+from ._tables import WORKER_ISSUES
+from ._transport import DEFAULT_TIMEOUT, AsyncTransport
+from .errors import ConfigurationError, MonitoringError
+from .models import (
+    AggregatedMetric,
+    ApiMetricsRow,
+    QueueMetricsRow,
+    Severity,
+    SystemHealth,
+    WorkerIssue,
+)
+
+if TYPE_CHECKING:
+    from supabase import AsyncClient
+
+__all__ = ["DEFAULT_ASYNC_SINK", "AsyncMonitoringClient"]
+
+logger = logging.getLogger("supabase_monitoring")
+
+T = TypeVar("T")
+
+#: How an async client builds its sink when none is given.
+DEFAULT_ASYNC_SINK: AsyncSinkFactory = AsyncDirectSink.from_context
+
+DISABLED_REASON = "monitoring is disabled (SUPABASE_MONITORING_DISABLED is set)"
+
+
+def _as_async(sink: AsyncRowSink | RowSink) -> AsyncRowSink:
+    if inspect.iscoroutinefunction(sink.flush):
+        return sink  # type: ignore[return-value]
+    return SyncSinkAdapter(sink)  # type: ignore[arg-type]
+
+
+class AsyncMonitoringClient(RecordingMixin):
+    """The asyncio twin of :class:`MonitoringClient`.
+
+    ``record_*`` methods and timers are the same plain, non-blocking calls
+    as on the sync client (no ``await``): they queue the row for the sink.
+    Reads, ``flush`` and ``close`` are coroutines. With the default direct
+    sink each row is written by its own task, so in strict mode a write
+    error surfaces from the next ``await flush()`` or ``close()``.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        key: str | None = None,
+        *,
+        client: AsyncClient | None = None,
+        strict: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        sink: AsyncRowSink | RowSink | AsyncSinkFactory | None = None,
+        disabled: bool | None = None,
+    ) -> None:
+        """Connect with ``url`` + ``key``, or wrap ``client`` (a ``supabase.AsyncClient``).
+
+        Needs no running event loop. ``sink`` is a ready sink (async, or a
+        sync one such as ``testing.InMemoryRecorder``) or a factory taking an
+        :class:`AsyncSinkContext`.
+        """
+        self._strict = bool(strict)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._disabled = env_disabled() if disabled is None else bool(disabled)
+        self._closed = False
+        self._transport: AsyncTransport | None = None
+        self._url: str | None = None
+        if self._disabled:
+            self._sink: AsyncRowSink = SyncSinkAdapter(NullSink())
+            return
+        if client is not None:
+            if url is not None or key is not None:
+                raise ConfigurationError("pass either url and key, or an existing client, not both")
+            self._transport = AsyncTransport(client)
+            self._url = safe_url(str(getattr(client, "supabase_url", "")))
+        elif url is not None or key is not None:
+            if not url or not key:
+                raise ConfigurationError(
+                    "both url and key are required (the service_role key for monitoring data)"
+                )
+            self._transport = AsyncTransport.connect(url, key, timeout=timeout)
+            self._url = safe_url(url)
+        if isinstance(sink, (AsyncRowSink, RowSink)):
+            self._sink = _as_async(sink)
+        else:
+            if self._transport is None:
+                raise ConfigurationError(
+                    "AsyncMonitoringClient needs url and key, an existing supabase AsyncClient, "
+                    "or a ready sink such as testing.InMemoryRecorder"
+                )
+            factory = sink if sink is not None else DEFAULT_ASYNC_SINK
+            self._sink = _as_async(
+                factory(AsyncSinkContext(self._transport, self._retry, self._strict))
+            )
+
+    @classmethod
+    def from_env(cls, **options: Any) -> AsyncMonitoringClient:
+        """A client from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.
+
+        Same options and errors as :meth:`MonitoringClient.from_env`.
+        """
+        disabled = options.get("disabled")
+        if disabled or (disabled is None and env_disabled()):
+            return cls(**{**options, "disabled": True})
+        url, key = env_credentials(cls.__name__)
+        return cls(url, key, **options)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(url={self._url!r}, strict={self._strict}, "
+            f"disabled={self._disabled}, sink={self._sink!r})"
+        )
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def strict(self) -> bool:
+        """Whether failures raise instead of being logged."""
+        return self._strict
+
+    @property
+    def disabled(self) -> bool:
+        """Whether the client is a no-op (SUPABASE_MONITORING_DISABLED)."""
+        return self._disabled
+
+    @property
+    def sink(self) -> AsyncRowSink:
+        """Where recorded rows go (sync sinks appear wrapped in SyncSinkAdapter)."""
+        return self._sink
+
+    @property
+    def stats(self) -> SinkStats:
+        """The sink's counters (see SinkStats)."""
+        return self._sink.stats
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything recorded so far is written; False on timeout."""
+        return await self._sink.flush(timeout)
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Flush and release connections. Idempotent; later records are dropped."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._sink.close(timeout)
+        finally:
+            if self._transport is not None:
+                await self._transport.close()
+
+    async def __aenter__(self) -> AsyncMonitoringClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------ reads
+
+    def _require_transport(self) -> AsyncTransport:
+        if self._transport is None:
+            raise ConfigurationError(
+                "this client has no database connection (it was built from a sink only)"
+            )
+        return self._transport
+
+    async def _retried(self, fn: Callable[[AsyncTransport], Awaitable[T]]) -> T:
+        transport = self._require_transport()
+        return await call_with_retry_async(self._retry, lambda: fn(transport))
+
+    async def _select(self, query: Select) -> list[dict[str, Any]]:
+        return await self._retried(
+            lambda t: t.select(
+                query.table, filters=query.filters, order=query.order, limit=query.limit
+            )
+        )
+
+    async def get_system_health(self, *, raise_on_error: bool | None = None) -> SystemHealth:
+        """Call ``get_system_health()``; UNKNOWN with ``error`` on failure (see the sync client)."""
+        if self._disabled:
+            return SystemHealth.unknown(DISABLED_REASON)
+        should_raise = self._strict if raise_on_error is None else raise_on_error
+        try:
+            return parse_health(await self._retried(lambda t: t.rpc(HEALTH_FUNCTION)))
+        except MonitoringError as exc:
+            if should_raise:
+                raise
+            logger.warning("system health check failed: %s", exc)
+            return SystemHealth.unknown(str(exc))
+
+    async def resolve_worker_issue(
+        self,
+        issue_id: str,
+        resolution_details: str | None = None,
+        *,
+        resolved_at: datetime | None = None,
+    ) -> bool:
+        """Mark an open issue resolved; True if an open issue with that id was closed.
+
+        Flushes the sink first, so an issue logged moments ago is in the table.
+        """
+        if self._disabled:
+            return False
+        try:
+            values, filters = resolve_issue_update(issue_id, resolution_details, resolved_at)
+            self._require_transport()
+            await self._sink.flush(self._retry.max_elapsed)
+            rows = await self._retried(lambda t: t.update(WORKER_ISSUES, values, filters))
+            return bool(rows)
+        except Exception as exc:
+            if self._strict:
+                raise
+            return self._swallow(exc, "issue resolution")
+
+    async def list_open_worker_issues(
+        self,
+        *,
+        worker_name: str | None = None,
+        severity: Severity | str | None = None,
+        issue_type: str | None = None,
+        limit: int = 100,
+    ) -> list[WorkerIssue]:
+        """Unresolved worker issues, newest first, optionally filtered."""
+        if self._disabled:
+            return []
+        rows = await self._select(open_issues_query(worker_name, severity, issue_type, limit))
+        return parse_rows(WorkerIssue, rows, "worker issues")
+
+    async def get_queue_metrics(
+        self,
+        queue_name: str | None = None,
+        *,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[QueueMetricsRow]:
+        """Hourly queue figures from the monitoring.queue_metrics view (last 7 days)."""
+        if self._disabled:
+            return []
+        rows = await self._select(queue_metrics_query(queue_name, since, limit))
+        return parse_rows(QueueMetricsRow, rows, "queue metrics")
+
+    async def get_api_metrics(
+        self,
+        api_name: str | None = None,
+        *,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[ApiMetricsRow]:
+        """Hourly API call figures from the monitoring.api_metrics view (last 7 days)."""
+        if self._disabled:
+            return []
+        rows = await self._select(api_metrics_query(api_name, since, limit))
+        return parse_rows(ApiMetricsRow, rows, "API metrics")
+
+    async def get_aggregated_metrics(
+        self,
+        metric_name: str | None = None,
+        *,
+        period: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        dimensions: Mapping[str, Any] | None = None,
+        limit: int = 1000,
+    ) -> list[AggregatedMetric]:
+        """Rollups from monitoring.aggregated_metrics, newest period first."""
+        if self._disabled:
+            return []
+        query = aggregated_metrics_query(metric_name, period, since, until, dimensions, limit)
+        return parse_rows(AggregatedMetric, await self._select(query), "aggregated metrics")

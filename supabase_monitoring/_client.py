@@ -1,0 +1,312 @@
+"""MonitoringClient: the synchronous public client."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._client_base import RecordingMixin
+from ._config import env_credentials, env_disabled, safe_url
+from ._queries import (
+    HEALTH_FUNCTION,
+    Select,
+    aggregated_metrics_query,
+    api_metrics_query,
+    open_issues_query,
+    parse_health,
+    parse_rows,
+    queue_metrics_query,
+    resolve_issue_update,
+)
+from ._retry import RetryPolicy, call_with_retry
+from ._sink import DirectSink, NullSink, RowSink, SinkContext, SinkFactory, SinkStats
+from ._tables import WORKER_ISSUES
+from ._transport import DEFAULT_TIMEOUT, SyncTransport
+from .errors import ConfigurationError, MonitoringError
+from .models import (
+    AggregatedMetric,
+    ApiMetricsRow,
+    QueueMetricsRow,
+    Severity,
+    SystemHealth,
+    WorkerIssue,
+)
+
+if TYPE_CHECKING:
+    from supabase import Client
+
+__all__ = ["DEFAULT_SINK", "MonitoringClient"]
+
+logger = logging.getLogger("supabase_monitoring")
+
+T = TypeVar("T")
+
+#: How a client builds its sink when none is given. The one line to change
+#: when the batching sink becomes the default.
+DEFAULT_SINK: SinkFactory = DirectSink.from_context
+
+DISABLED_REASON = "monitoring is disabled (SUPABASE_MONITORING_DISABLED is set)"
+
+
+class MonitoringClient(RecordingMixin):
+    """Records pipeline metrics, worker issues and events; reads health and rollups.
+
+    Build it with :meth:`from_env`, from a URL and service_role key, or
+    around an existing ``supabase.Client``. By default (``strict=False``) a
+    failed write is logged on the ``supabase_monitoring`` logger and never
+    raises into the worker; ``strict=True`` raises :class:`MonitoringError`
+    subclasses instead. Reads (``list_*``, ``get_*_metrics``) always raise on
+    failure: returning nothing would look like "no data".
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        key: str | None = None,
+        *,
+        client: Client | None = None,
+        strict: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        sink: RowSink | SinkFactory | None = None,
+        disabled: bool | None = None,
+    ) -> None:
+        """Connect with ``url`` + ``key``, or wrap ``client``.
+
+        ``sink`` is a ready sink (e.g. ``testing.InMemoryRecorder``, which
+        needs no connection) or a factory taking a :class:`SinkContext`.
+        ``disabled`` (default: the SUPABASE_MONITORING_DISABLED variable)
+        makes every call a no-op without touching the network.
+        """
+        self._strict = bool(strict)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._disabled = env_disabled() if disabled is None else bool(disabled)
+        self._closed = False
+        self._transport: SyncTransport | None = None
+        self._url: str | None = None
+        if self._disabled:
+            self._sink: RowSink = NullSink()
+            return
+        if client is not None:
+            if url is not None or key is not None:
+                raise ConfigurationError("pass either url and key, or an existing client, not both")
+            self._transport = SyncTransport(client)
+            self._url = safe_url(str(getattr(client, "supabase_url", "")))
+        elif url is not None or key is not None:
+            if not url or not key:
+                raise ConfigurationError(
+                    "both url and key are required (the service_role key for monitoring data)"
+                )
+            self._transport = SyncTransport.connect(url, key, timeout=timeout)
+            self._url = safe_url(url)
+        if isinstance(sink, RowSink):
+            if inspect.iscoroutinefunction(sink.flush):
+                raise ConfigurationError(
+                    f"{type(sink).__name__} is an async sink; use it with AsyncMonitoringClient"
+                )
+            self._sink = sink
+        else:
+            if self._transport is None:
+                raise ConfigurationError(
+                    "MonitoringClient needs url and key, an existing supabase client, "
+                    "or a ready sink such as testing.InMemoryRecorder"
+                )
+            factory = sink if sink is not None else DEFAULT_SINK
+            self._sink = factory(SinkContext(self._transport, self._retry, self._strict))
+
+    @classmethod
+    def from_env(cls, **options: Any) -> MonitoringClient:
+        """A client from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.
+
+        ``options`` are the constructor's keyword options (``strict``,
+        ``timeout``, ``retry``, ``sink``, ``disabled``). Raises
+        ConfigurationError naming the missing variable(s), unless the SDK is
+        disabled, in which case none are needed.
+        """
+        disabled = options.get("disabled")
+        if disabled or (disabled is None and env_disabled()):
+            return cls(**{**options, "disabled": True})
+        url, key = env_credentials(cls.__name__)
+        return cls(url, key, **options)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(url={self._url!r}, strict={self._strict}, "
+            f"disabled={self._disabled}, sink={self._sink!r})"
+        )
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def strict(self) -> bool:
+        """Whether failures raise instead of being logged."""
+        return self._strict
+
+    @property
+    def disabled(self) -> bool:
+        """Whether the client is a no-op (SUPABASE_MONITORING_DISABLED)."""
+        return self._disabled
+
+    @property
+    def sink(self) -> RowSink:
+        """Where recorded rows go."""
+        return self._sink
+
+    @property
+    def stats(self) -> SinkStats:
+        """The sink's counters (see SinkStats)."""
+        return self._sink.stats
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write everything recorded so far; False if ``timeout`` ran out first."""
+        return self._sink.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and release connections. Idempotent; later records are dropped."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._sink.close(timeout)
+        finally:
+            if self._transport is not None:
+                self._transport.close()
+
+    def __enter__(self) -> MonitoringClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ reads
+
+    def _require_transport(self) -> SyncTransport:
+        if self._transport is None:
+            raise ConfigurationError(
+                "this client has no database connection (it was built from a sink only)"
+            )
+        return self._transport
+
+    def _retried(self, fn: Callable[[SyncTransport], T]) -> T:
+        transport = self._require_transport()
+        return call_with_retry(self._retry, lambda: fn(transport))
+
+    def _select(self, query: Select) -> list[dict[str, Any]]:
+        return self._retried(
+            lambda t: t.select(
+                query.table, filters=query.filters, order=query.order, limit=query.limit
+            )
+        )
+
+    def get_system_health(self, *, raise_on_error: bool | None = None) -> SystemHealth:
+        """Call ``get_system_health()`` (the spec's ``checkSystemHealth``).
+
+        Transient failures are retried. If the check still fails, or the
+        answer is not a health document, the result has ``overall_status``
+        UNKNOWN and ``error`` set, unless ``raise_on_error`` (default: the
+        client's ``strict``) asks for the exception.
+        """
+        if self._disabled:
+            return SystemHealth.unknown(DISABLED_REASON)
+        should_raise = self._strict if raise_on_error is None else raise_on_error
+        try:
+            return parse_health(self._retried(lambda t: t.rpc(HEALTH_FUNCTION)))
+        except MonitoringError as exc:
+            if should_raise:
+                raise
+            logger.warning("system health check failed: %s", exc)
+            return SystemHealth.unknown(str(exc))
+
+    def resolve_worker_issue(
+        self,
+        issue_id: str,
+        resolution_details: str | None = None,
+        *,
+        resolved_at: datetime | None = None,
+    ) -> bool:
+        """Mark an open issue resolved; True if an open issue with that id was closed.
+
+        Flushes the sink first, so an issue logged moments ago is in the
+        table. Failures follow ``strict`` like writes.
+        """
+        if self._disabled:
+            return False
+        try:
+            values, filters = resolve_issue_update(issue_id, resolution_details, resolved_at)
+            self._require_transport()
+            self._sink.flush(self._retry.max_elapsed)
+            rows = self._retried(lambda t: t.update(WORKER_ISSUES, values, filters))
+            return bool(rows)
+        except Exception as exc:
+            if self._strict:
+                raise
+            return self._swallow(exc, "issue resolution")
+
+    def list_open_worker_issues(
+        self,
+        *,
+        worker_name: str | None = None,
+        severity: Severity | str | None = None,
+        issue_type: str | None = None,
+        limit: int = 100,
+    ) -> list[WorkerIssue]:
+        """Unresolved worker issues, newest first, optionally filtered."""
+        if self._disabled:
+            return []
+        rows = self._select(open_issues_query(worker_name, severity, issue_type, limit))
+        return parse_rows(WorkerIssue, rows, "worker issues")
+
+    def get_queue_metrics(
+        self,
+        queue_name: str | None = None,
+        *,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[QueueMetricsRow]:
+        """Hourly queue figures from the monitoring.queue_metrics view (last 7 days)."""
+        if self._disabled:
+            return []
+        rows = self._select(queue_metrics_query(queue_name, since, limit))
+        return parse_rows(QueueMetricsRow, rows, "queue metrics")
+
+    def get_api_metrics(
+        self,
+        api_name: str | None = None,
+        *,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[ApiMetricsRow]:
+        """Hourly API call figures from the monitoring.api_metrics view (last 7 days)."""
+        if self._disabled:
+            return []
+        rows = self._select(api_metrics_query(api_name, since, limit))
+        return parse_rows(ApiMetricsRow, rows, "API metrics")
+
+    def get_aggregated_metrics(
+        self,
+        metric_name: str | None = None,
+        *,
+        period: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        dimensions: Mapping[str, Any] | None = None,
+        limit: int = 1000,
+    ) -> list[AggregatedMetric]:
+        """Rollups from monitoring.aggregated_metrics, newest period first.
+
+        ``dimensions`` keeps rows whose dimensions contain all the given
+        key/value pairs.
+        """
+        if self._disabled:
+            return []
+        query = aggregated_metrics_query(metric_name, period, since, until, dimensions, limit)
+        return parse_rows(AggregatedMetric, self._select(query), "aggregated metrics")

@@ -1,0 +1,227 @@
+"""The write side shared by both clients: ``record_*`` and the timers.
+
+Recording is synchronous and non-blocking in both clients (the sink decides
+when rows reach the database), so the async client shares this code as is.
+Each call validates its arguments into a row, then submits it; in non-strict
+mode nothing here raises into the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ._rows import (
+    api_call_row,
+    event_row,
+    issue_row,
+    metric_row,
+    processing_row,
+    queue_snapshot_row,
+)
+from ._tables import MONITORING_EVENTS, PIPELINE_METRICS, QUEUE_SNAPSHOTS, WORKER_ISSUES
+from ._timers import ApiCallTimer, BatchTimer
+from .errors import InvalidInputError, MonitoringError
+from .models import Severity
+
+if TYPE_CHECKING:
+    from ._sink import AsyncRowSink, RowSink
+
+__all__ = ["RecordingMixin"]
+
+logger = logging.getLogger("supabase_monitoring")
+
+
+class RecordingMixin:
+    """``record_*`` methods and timers on top of ``self._sink`` and ``self._strict``."""
+
+    _sink: RowSink | AsyncRowSink
+    _strict: bool
+
+    def _swallow(self, exc: Exception, what: str) -> bool:
+        # Non-strict mode: the worker carries on, the log says why.
+        if isinstance(exc, InvalidInputError):
+            logger.error("invalid monitoring input, %s not recorded: %s", what, exc)
+        elif isinstance(exc, MonitoringError):
+            logger.warning("%s not recorded: %s", what, exc)
+        else:
+            logger.exception("unexpected error, %s not recorded", what)
+        return False
+
+    def record_metric(
+        self,
+        name: str,
+        value: float,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        timestamp: datetime | None = None,
+    ) -> bool:
+        """Record any measurement in monitoring.pipeline_metrics.
+
+        ``tags`` are JSON values; string and boolean ones are the dimensions
+        rollups group by. ``timestamp`` defaults to now and must be
+        timezone-aware. Returns False if the metric was not accepted.
+        """
+        try:
+            return self._sink.submit(PIPELINE_METRICS, metric_row(name, value, tags, timestamp))
+        except Exception as exc:
+            if self._strict:
+                raise
+            return self._swallow(exc, "metric")
+
+    def record_processing_metric(
+        self,
+        queue_name: str,
+        processing_time_ms: float,
+        success_count: int,
+        error_count: int,
+        *,
+        batch_size: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+    ) -> bool:
+        """Record one processed batch of a queue (the spec's ``recordProcessingMetric``).
+
+        Stored as metric ``queue_processing`` with tags ``queue``,
+        ``success_count``, ``error_count`` and ``batch_size`` (defaults to
+        successes + errors), which the queue_metrics view and the health
+        check read.
+        """
+        try:
+            row = processing_row(
+                queue_name,
+                processing_time_ms,
+                success_count,
+                error_count,
+                batch_size,
+                tags,
+                timestamp,
+            )
+            return self._sink.submit(PIPELINE_METRICS, row)
+        except Exception as exc:
+            if self._strict:
+                raise
+            return self._swallow(exc, "processing metric")
+
+    def record_api_call(
+        self,
+        api_name: str,
+        duration_ms: float,
+        success: bool,
+        *,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+    ) -> bool:
+        """Record one external API call (the spec's ``recordApiCall``).
+
+        Stored as metric ``api_call`` with tags ``api`` and ``success``
+        ("true"/"false"), plus ``endpoint`` and ``status_code`` (as text)
+        when given.
+        """
+        try:
+            row = api_call_row(
+                api_name, duration_ms, success, endpoint, status_code, tags, timestamp
+            )
+            return self._sink.submit(PIPELINE_METRICS, row)
+        except Exception as exc:
+            if self._strict:
+                raise
+            return self._swallow(exc, "API call metric")
+
+    def log_worker_issue(
+        self,
+        worker_name: str,
+        issue_type: str,
+        message: str | None,
+        severity: Severity | str = Severity.WARNING,
+        details: Mapping[str, Any] | None = None,
+        *,
+        created_at: datetime | None = None,
+    ) -> str | None:
+        """Open an issue in monitoring.worker_issues (the spec's ``logWorkerIssue``).
+
+        Returns the new issue's id (generated client-side, so it is known
+        even before the row is written) for ``resolve_worker_issue``, or None
+        if it was not accepted.
+        """
+        try:
+            row = issue_row(worker_name, issue_type, message, severity, details, created_at)
+            issue_id: str = row["id"]
+            return issue_id if self._sink.submit(WORKER_ISSUES, row) else None
+        except Exception as exc:
+            if self._strict:
+                raise
+            self._swallow(exc, "worker issue")
+            return None
+
+    def record_event(
+        self,
+        event_type: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        created_at: datetime | None = None,
+    ) -> bool:
+        """Record a system event in public.monitoring_events (resets, DLQ moves, admin actions)."""
+        try:
+            return self._sink.submit(MONITORING_EVENTS, event_row(event_type, details, created_at))
+        except Exception as exc:
+            if self._strict:
+                raise
+            return self._swallow(exc, "event")
+
+    def record_queue_snapshot(
+        self,
+        queue_name: str,
+        queue_length: int,
+        stuck_messages: int = 0,
+        *,
+        oldest_msg_age_sec: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        captured_at: datetime | None = None,
+    ) -> bool:
+        """Report a queue's depth in monitoring.queue_snapshots (for projects without pgmq).
+
+        The health check reads the latest snapshot per queue; stuck messages
+        count towards its queue status.
+        """
+        try:
+            row = queue_snapshot_row(
+                queue_name, queue_length, stuck_messages, oldest_msg_age_sec, details, captured_at
+            )
+            return self._sink.submit(QUEUE_SNAPSHOTS, row)
+        except Exception as exc:
+            if self._strict:
+                raise
+            return self._swallow(exc, "queue snapshot")
+
+    def time_api_call(
+        self,
+        api_name: str,
+        *,
+        endpoint: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> ApiCallTimer:
+        """Time an API call: ``with``/``async with`` block or decorator.
+
+        Records the duration, and success=false when the block raises (the
+        exception is re-raised).
+        """
+        return ApiCallTimer(self, api_name, endpoint=endpoint, tags=tags)
+
+    def time_batch(
+        self,
+        queue_name: str,
+        *,
+        batch_size: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> BatchTimer:
+        """Time the processing of a batch: ``with``/``async with`` block or decorator.
+
+        Records a processing metric; when the block raises, the whole batch
+        counts as failed unless ``success_count``/``error_count`` were set.
+        """
+        return BatchTimer(self, queue_name, batch_size=batch_size, tags=tags)

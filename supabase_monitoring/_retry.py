@@ -1,0 +1,115 @@
+"""The retry policy: transient failures only, jittered backoff, bounded time.
+
+supabase-py's own retry is switched off (it only covers GET/HEAD and sleeps
+1+2+4 s with a blocking ``time.sleep``); this module owns retrying for every
+request the SDK makes. Retrying writes is safe because each row carries a
+client-generated id and inserts are ``ON CONFLICT (id) DO NOTHING``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+
+from .errors import is_transient
+
+__all__ = ["RetryPolicy", "call_with_retry", "call_with_retry_async"]
+
+logger = logging.getLogger("supabase_monitoring")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try before giving up on a request.
+
+    Waits are "full jitter" exponential: a random time between 0 and
+    ``min(initial_backoff * 2**n, max_backoff)``, so many workers hitting the
+    same outage do not retry in lockstep. No new attempt starts once
+    ``max_elapsed`` seconds would be exceeded by its wait; the worst case is
+    ``max_elapsed`` plus one request timeout.
+    """
+
+    max_attempts: int = 4
+    initial_backoff: float = 0.2
+    max_backoff: float = 2.0
+    max_elapsed: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.initial_backoff < 0 or self.max_backoff < 0 or self.max_elapsed < 0:
+            raise ValueError("backoff and elapsed-time bounds must not be negative")
+
+    @classmethod
+    def disabled(cls) -> RetryPolicy:
+        """One attempt, no retry."""
+        return cls(max_attempts=1)
+
+    def _kwargs(self, on_retry: Callable[[], None] | None) -> dict[str, object]:
+        def before_sleep(state: RetryCallState) -> None:
+            _log_retry(state)
+            if on_retry is not None:
+                on_retry()
+
+        return {
+            "retry": retry_if_exception(is_transient),
+            "stop": stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_elapsed),
+            "wait": wait_random_exponential(multiplier=self.initial_backoff, max=self.max_backoff),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+
+def _log_retry(state: RetryCallState) -> None:
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    logger.info(
+        "transient failure (attempt %d), retrying in %.2fs: %s",
+        state.attempt_number,
+        wait,
+        exc,
+    )
+
+
+def call_with_retry(
+    policy: RetryPolicy,
+    fn: Callable[[], T],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[], None] | None = None,
+) -> T:
+    """Run ``fn`` under ``policy``; the last error is re-raised unchanged.
+
+    ``on_retry`` is called before each wait (sinks count retries with it).
+    """
+    retrying = Retrying(sleep=sleep, **policy._kwargs(on_retry))  # type: ignore[arg-type]
+    return retrying(fn)
+
+
+async def call_with_retry_async(
+    policy: RetryPolicy,
+    fn: Callable[[], Awaitable[T]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    on_retry: Callable[[], None] | None = None,
+) -> T:
+    """Async twin of :func:`call_with_retry`; waits with ``asyncio.sleep``."""
+    retrying = AsyncRetrying(sleep=sleep, **policy._kwargs(on_retry))  # type: ignore[arg-type]
+    return await retrying(fn)

@@ -1,0 +1,210 @@
+"""Row dicts for each table, built from validated call arguments.
+
+Every row gets a client-generated UUIDv7 ``id`` (so re-sending a batch is
+harmless) and an explicit, timezone-aware event time taken when the call is
+made, not when a background writer gets round to sending it. Rows for one
+table always have the same keys: a bulk insert lists its columns once.
+
+Metric names and tag shapes follow the contract in docs/architecture.md that
+the views and the health check read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from ._ids import uuid7
+from ._validation import (
+    INT64_MAX,
+    MAX_DETAILS_BYTES,
+    MAX_TAGS,
+    MAX_TAGS_BYTES,
+    check_count,
+    check_datetime,
+    check_json_object,
+    check_name,
+    check_number,
+    check_optional_text,
+    check_severity,
+)
+from .errors import InvalidInputError
+
+__all__ = [
+    "API_CALL_METRIC",
+    "QUEUE_PROCESSING_METRIC",
+    "api_call_row",
+    "event_row",
+    "issue_row",
+    "metric_row",
+    "processing_row",
+    "queue_snapshot_row",
+]
+
+QUEUE_PROCESSING_METRIC = "queue_processing"
+API_CALL_METRIC = "api_call"
+
+_UTC = timezone.utc
+
+
+def _when(value: datetime | None, field: str) -> str:
+    if value is None:
+        return datetime.now(_UTC).isoformat()
+    return check_datetime(value, field)
+
+
+def _tags(tags: Mapping[str, Any] | None) -> dict[str, Any]:
+    return check_json_object(tags, "tags", max_bytes=MAX_TAGS_BYTES, max_keys=MAX_TAGS)
+
+
+def _details(details: Mapping[str, Any] | None) -> dict[str, Any]:
+    return check_json_object(details, "details", max_bytes=MAX_DETAILS_BYTES)
+
+
+def metric_row(
+    name: object,
+    value: object,
+    tags: Mapping[str, Any] | None,
+    timestamp: datetime | None,
+) -> dict[str, Any]:
+    """A monitoring.pipeline_metrics row."""
+    return {
+        "id": uuid7(),
+        "metric_name": check_name(name, "metric_name"),
+        "metric_value": check_number(value, "metric_value"),
+        "tags": _tags(tags),
+        "timestamp": _when(timestamp, "timestamp"),
+    }
+
+
+def _reserved(tags: dict[str, Any], keys: tuple[str, ...]) -> None:
+    clash = [k for k in keys if k in tags]
+    if clash:
+        raise InvalidInputError(
+            f"tags must not set {', '.join(map(repr, clash))}: the SDK sets them from the arguments"
+        )
+
+
+def processing_row(
+    queue_name: object,
+    processing_time_ms: object,
+    success_count: object,
+    error_count: object,
+    batch_size: object | None,
+    tags: Mapping[str, Any] | None,
+    timestamp: datetime | None,
+) -> dict[str, Any]:
+    """A ``queue_processing`` metric: one processed batch of a queue."""
+    successes = check_count(success_count, "success_count")
+    errors = check_count(error_count, "error_count")
+    size = successes + errors if batch_size is None else check_count(batch_size, "batch_size")
+    extra = _tags(tags)
+    _reserved(extra, ("queue", "success_count", "error_count", "batch_size"))
+    extra.update(
+        queue=check_name(queue_name, "queue_name"),
+        success_count=successes,
+        error_count=errors,
+        batch_size=size,
+    )
+    return {
+        "id": uuid7(),
+        "metric_name": QUEUE_PROCESSING_METRIC,
+        "metric_value": check_number(processing_time_ms, "processing_time_ms", non_negative=True),
+        "tags": extra,
+        "timestamp": _when(timestamp, "timestamp"),
+    }
+
+
+def api_call_row(
+    api_name: object,
+    duration_ms: object,
+    success: object,
+    endpoint: object | None,
+    status_code: object | None,
+    tags: Mapping[str, Any] | None,
+    timestamp: datetime | None,
+) -> dict[str, Any]:
+    """An ``api_call`` metric; ``success`` is stored as the strings "true"/"false"."""
+    if not isinstance(success, bool):
+        raise InvalidInputError(f"success must be a bool, got {type(success).__name__}")
+    extra = _tags(tags)
+    _reserved(extra, ("api", "success", "endpoint", "status_code"))
+    extra["api"] = check_name(api_name, "api_name")
+    extra["success"] = "true" if success else "false"
+    if endpoint is not None:
+        extra["endpoint"] = check_name(endpoint, "endpoint")
+    if status_code is not None:
+        code = check_count(status_code, "status_code")
+        if not 100 <= code <= 599:
+            raise InvalidInputError(f"status_code must be an HTTP status (100-599), got {code}")
+        extra["status_code"] = str(code)
+    return {
+        "id": uuid7(),
+        "metric_name": API_CALL_METRIC,
+        "metric_value": check_number(duration_ms, "duration_ms", non_negative=True),
+        "tags": extra,
+        "timestamp": _when(timestamp, "timestamp"),
+    }
+
+
+def issue_row(
+    worker_name: object,
+    issue_type: object,
+    message: object,
+    severity: object,
+    details: Mapping[str, Any] | None,
+    created_at: datetime | None,
+) -> dict[str, Any]:
+    """A monitoring.worker_issues row, open (resolved = false)."""
+    return {
+        "id": uuid7(),
+        "worker_name": check_name(worker_name, "worker_name"),
+        "issue_type": check_name(issue_type, "issue_type"),
+        "severity": check_severity(severity),
+        "message": check_optional_text(message, "message"),
+        "details": _details(details),
+        "resolved": False,
+        "created_at": _when(created_at, "created_at"),
+    }
+
+
+def event_row(
+    event_type: object,
+    details: Mapping[str, Any] | None,
+    created_at: datetime | None,
+) -> dict[str, Any]:
+    """A public.monitoring_events row."""
+    return {
+        "id": uuid7(),
+        "event_type": check_name(event_type, "event_type"),
+        "details": _details(details),
+        "created_at": _when(created_at, "created_at"),
+    }
+
+
+def queue_snapshot_row(
+    queue_name: object,
+    queue_length: object,
+    stuck_messages: object,
+    oldest_msg_age_sec: object | None,
+    details: Mapping[str, Any] | None,
+    captured_at: datetime | None,
+) -> dict[str, Any]:
+    """A monitoring.queue_snapshots row; stuck messages cannot exceed the queue length."""
+    length = check_count(queue_length, "queue_length", INT64_MAX)
+    stuck = check_count(stuck_messages, "stuck_messages", INT64_MAX)
+    if stuck > length:
+        raise InvalidInputError(f"stuck_messages ({stuck}) cannot exceed queue_length ({length})")
+    age = None
+    if oldest_msg_age_sec is not None:
+        age = check_count(oldest_msg_age_sec, "oldest_msg_age_sec")
+    return {
+        "id": uuid7(),
+        "queue_name": check_name(queue_name, "queue_name"),
+        "queue_length": length,
+        "stuck_messages": stuck,
+        "oldest_msg_age_sec": age,
+        "details": _details(details),
+        "captured_at": _when(captured_at, "captured_at"),
+    }

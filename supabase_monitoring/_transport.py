@@ -1,0 +1,420 @@
+"""The transport layer: one PostgREST request per call, errors mapped.
+
+``SyncTransport`` and ``AsyncTransport`` wrap a supabase-py client. Each
+method makes exactly one attempt (retrying is the caller's job, see
+``_retry``) and turns whatever went wrong into the SDK's exception hierarchy
+with the API key redacted. Tables are reached through
+``client.schema(schema).table(name)``; PostgREST picks the schema from the
+Accept-/Content-Profile headers that sends.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from postgrest import APIError
+from postgrest.types import ReturnMethod
+
+from ._tables import (
+    AGGREGATED_METRICS,
+    API_METRICS_VIEW,
+    MONITORING_EVENTS,
+    PIPELINE_METRICS,
+    QUEUE_METRICS_VIEW,
+    QUEUE_SNAPSHOTS,
+    TABLES,
+    WORKER_ISSUES,
+    TableRef,
+)
+from .errors import (
+    ClosedError,
+    ConfigurationError,
+    InvalidResponseError,
+    MonitoringError,
+    RequestError,
+    TransientError,
+    _classify,
+    is_transient,
+)
+
+if TYPE_CHECKING:
+    from supabase import AsyncClient, Client
+
+__all__ = [
+    "AGGREGATED_METRICS",
+    "API_METRICS_VIEW",
+    "DEFAULT_TIMEOUT",
+    "MONITORING_EVENTS",
+    "PIPELINE_METRICS",
+    "QUEUE_METRICS_VIEW",
+    "QUEUE_SNAPSHOTS",
+    "TABLES",
+    "WORKER_ISSUES",
+    "AsyncTransport",
+    "Filter",
+    "Order",
+    "SyncTransport",
+    "TableRef",
+    "map_error",
+    "redact",
+]
+
+#: Seconds per request (connect, read, write, pool): a monitoring write must
+#: never hold a worker for long.
+DEFAULT_TIMEOUT = 5.0
+
+#: (column, PostgREST operator, value as text), e.g. ("resolved", "eq", "false").
+Filter = tuple[str, str, str]
+#: (column, descending)
+Order = tuple[str, bool]
+
+# HTTP status of the last response seen by an httpx client the SDK built.
+# postgrest-py's APIError drops the status when the body is JSON, and a
+# gateway's JSON 502 would otherwise look like a non-transient error.
+_last_status: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "supabase_monitoring_last_status", default=None
+)
+
+# Typed Any: under mypy's python_version 3.10 the StrEnum member reads as str.
+_RETURN_MINIMAL: Any = ReturnMethod.minimal
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")
+_MAX_DETAIL = 500
+
+
+def redact(text: str | None, secrets: Sequence[str] = ()) -> str | None:
+    """``text`` with the given secrets and anything shaped like a JWT replaced.
+
+    Server messages and proxy error pages are not supposed to echo the key,
+    but exception messages end up in logs, so the SDK does not rely on that.
+    """
+    if not text:
+        return text
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "[REDACTED]")
+    return _JWT.sub("[REDACTED]", text)
+
+
+def _short(text: str | None) -> str | None:
+    if text is not None and len(text) > _MAX_DETAIL:
+        return text[:_MAX_DETAIL] + "..."
+    return text
+
+
+def map_error(exc: BaseException, secrets: Sequence[str] = ()) -> MonitoringError | None:
+    """The SDK exception for a failure from supabase-py or httpx, or None if unknown."""
+    status = _last_status.get()
+    if isinstance(exc, MonitoringError):
+        return exc
+    if isinstance(exc, APIError):
+        code = exc.code if isinstance(exc.code, str) else None
+        cls = _classify(code, status)
+        message = redact(exc.message, secrets) or "request failed"
+        details = exc.details if isinstance(exc.details, str) else None
+        if details is None and exc.details is not None:
+            details = str(exc.details)
+        prefix = f"[{code}] " if code else ""
+        return cls(
+            f"{prefix}{message}",
+            code=code,
+            status_code=status if status is not None else _int_status(code),
+            hint=redact(_short(exc.hint), secrets),
+            details=redact(_short(details), secrets),
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ConfigurationError(f"bad Supabase URL: {redact(str(exc), secrets)}")
+    if isinstance(exc, httpx.TransportError):
+        what = "timed out" if isinstance(exc, httpx.TimeoutException) else "network error"
+        cls2: type[MonitoringError] = TransientError if is_transient(exc) else RequestError
+        return cls2(f"request {what} ({type(exc).__name__}): {redact(str(exc), secrets)}")
+    if isinstance(exc, RuntimeError) and "has been closed" in str(exc):
+        return ClosedError("the HTTP client has been closed")
+    return None
+
+
+def _int_status(code: str | None) -> int | None:
+    return int(code) if code is not None and code.isdigit() and len(code) == 3 else None
+
+
+def _raise_mapped(exc: Exception, secrets: Sequence[str]) -> None:
+    mapped = map_error(exc, secrets)
+    if mapped is None:
+        raise exc
+    # `from None`: the original may carry an unredacted message.
+    raise mapped from None
+
+
+def _rows_of(data: object, what: str) -> list[dict[str, Any]]:
+    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+        return data
+    raise InvalidResponseError(
+        f"{what}: expected a JSON array of objects, got {type(data).__name__}"
+    )
+
+
+def _record_status(response: httpx.Response) -> None:
+    _last_status.set(response.status_code)
+
+
+async def _arecord_status(response: httpx.Response) -> None:
+    _last_status.set(response.status_code)
+
+
+def _client_secrets(client: object) -> tuple[str, ...]:
+    key = getattr(client, "supabase_key", None)
+    return (key,) if isinstance(key, str) else ()
+
+
+class SyncTransport:
+    """Blocking PostgREST access through a supabase-py ``Client``."""
+
+    def __init__(self, client: Client, *, http_client: httpx.Client | None = None) -> None:
+        """Wrap ``client``; ``http_client`` is closed with the transport when given."""
+        self._client = client
+        self._http = http_client
+        self._secrets = _client_secrets(client)
+        self._closed = False
+
+    @classmethod
+    def connect(cls, url: str, key: str, *, timeout: float = DEFAULT_TIMEOUT) -> SyncTransport:
+        """Build a supabase-py client with the SDK's HTTP settings and wrap it.
+
+        supabase-py's own GET retry is turned off (``postgrest_client_retry``)
+        and a dedicated ``httpx.Client`` carries the timeout, which is the only
+        way to get a sub-second one.
+        """
+        from supabase import Client, ClientOptions
+
+        http = httpx.Client(timeout=timeout, event_hooks={"response": [_record_status]})
+        try:
+            options = ClientOptions(postgrest_client_retry=False, httpx_client=http)
+            client = Client(url, key, options)
+        except Exception as exc:
+            http.close()
+            raise ConfigurationError(
+                f"cannot create the Supabase client: {redact(str(exc), (key,))}"
+            ) from None
+        return cls(client, http_client=http)
+
+    def __repr__(self) -> str:
+        return f"<SyncTransport closed={self._closed}>"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Strings to redact from messages (the API key)."""
+        return self._secrets
+
+    def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None:
+        """One bulk ``INSERT ... ON CONFLICT (id) DO NOTHING``, nothing returned."""
+        self._check_open()
+        _last_status.set(None)
+        try:
+            (
+                self._client.schema(table.schema)
+                .table(table.name)
+                .upsert(
+                    rows,
+                    on_conflict="id",
+                    ignore_duplicates=True,
+                    returning=_RETURN_MINIMAL,
+                )
+                .retry(False)
+                .execute()
+            )
+        except Exception as exc:
+            _raise_mapped(exc, self._secrets)
+
+    def select(
+        self,
+        table: TableRef,
+        *,
+        columns: str = "*",
+        filters: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of a table or view matching every filter."""
+        self._check_open()
+        _last_status.set(None)
+        try:
+            query = self._client.schema(table.schema).table(table.name).select(columns)
+            for column, op, value in filters:
+                query = query.filter(column, op, value)
+            for column, desc in order:
+                query = query.order(column, desc=desc)
+            if limit is not None:
+                query = query.limit(limit)
+            response = query.retry(False).execute()
+        except Exception as exc:
+            _raise_mapped(exc, self._secrets)
+        return _rows_of(response.data, f"select from {table}")
+
+    def update(
+        self, table: TableRef, values: dict[str, Any], filters: Sequence[Filter]
+    ) -> list[dict[str, Any]]:
+        """PATCH the rows matching ``filters``; returns the updated rows."""
+        self._check_open()
+        if not filters:
+            raise RequestError("refusing to update without a filter")
+        _last_status.set(None)
+        try:
+            query = self._client.schema(table.schema).table(table.name).update(values)
+            for column, op, value in filters:
+                query = query.filter(column, op, value)
+            response = query.retry(False).execute()
+        except Exception as exc:
+            _raise_mapped(exc, self._secrets)
+        return _rows_of(response.data, f"update of {table}")
+
+    def rpc(self, fn: str, params: dict[str, Any] | None = None, *, schema: str = "public") -> Any:
+        """Call a database function; returns its decoded JSON result, unvalidated."""
+        self._check_open()
+        _last_status.set(None)
+        try:
+            response = self._client.schema(schema).rpc(fn, params or {}).retry(False).execute()
+        except Exception as exc:
+            _raise_mapped(exc, self._secrets)
+        return response.data
+
+    def close(self) -> None:
+        """Close the HTTP client if the transport created it; a user's client stays open."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._http is not None:
+            self._http.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("the monitoring client is closed")
+
+
+class AsyncTransport:
+    """Non-blocking PostgREST access through a supabase-py ``AsyncClient``."""
+
+    def __init__(
+        self, client: AsyncClient, *, http_client: httpx.AsyncClient | None = None
+    ) -> None:
+        """Wrap ``client``; ``http_client`` is closed with the transport when given."""
+        self._client = client
+        self._http = http_client
+        self._secrets = _client_secrets(client)
+        self._closed = False
+
+    @classmethod
+    def connect(cls, url: str, key: str, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncTransport:
+        """Async twin of :meth:`SyncTransport.connect`; needs no running event loop."""
+        from supabase import AsyncClient, AsyncClientOptions
+
+        http = httpx.AsyncClient(timeout=timeout, event_hooks={"response": [_arecord_status]})
+        try:
+            options = AsyncClientOptions(postgrest_client_retry=False, httpx_client=http)
+            # The constructor, not acreate_client(): that only adds a session
+            # lookup, pointless for a service key, and would force an await.
+            client = AsyncClient(url, key, options)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"cannot create the Supabase client: {redact(str(exc), (key,))}"
+            ) from None
+        return cls(client, http_client=http)
+
+    def __repr__(self) -> str:
+        return f"<AsyncTransport closed={self._closed}>"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Strings to redact from messages (the API key)."""
+        return self._secrets
+
+    async def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None:
+        """One bulk ``INSERT ... ON CONFLICT (id) DO NOTHING``, nothing returned."""
+        self._check_open()
+        _last_status.set(None)
+        try:
+            await (
+                self._client.schema(table.schema)
+                .table(table.name)
+                .upsert(
+                    rows,
+                    on_conflict="id",
+                    ignore_duplicates=True,
+                    returning=_RETURN_MINIMAL,
+                )
+                .retry(False)
+                .execute()
+            )
+        except Exception as exc:
+            _raise_mapped(exc, self._secrets)
+
+    async def select(
+        self,
+        table: TableRef,
+        *,
+        columns: str = "*",
+        filters: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of a table or view matching every filter."""
+        self._check_open()
+        _last_status.set(None)
+        try:
+            query = self._client.schema(table.schema).table(table.name).select(columns)
+            for column, op, value in filters:
+                query = query.filter(column, op, value)
+            for column, desc in order:
+                query = query.order(column, desc=desc)
+            if limit is not None:
+                query = query.limit(limit)
+            response = await query.retry(False).execute()
+        except Exception as exc:
+            _raise_mapped(exc, self._secrets)
+        return _rows_of(response.data, f"select from {table}")
+
+    async def update(
+        self, table: TableRef, values: dict[str, Any], filters: Sequence[Filter]
+    ) -> list[dict[str, Any]]:
+        """PATCH the rows matching ``filters``; returns the updated rows."""
+        self._check_open()
+        if not filters:
+            raise RequestError("refusing to update without a filter")
+        _last_status.set(None)
+        try:
+            query = self._client.schema(table.schema).table(table.name).update(values)
+            for column, op, value in filters:
+                query = query.filter(column, op, value)
+            response = await query.retry(False).execute()
+        except Exception as exc:
+            _raise_mapped(exc, self._secrets)
+        return _rows_of(response.data, f"update of {table}")
+
+    async def rpc(
+        self, fn: str, params: dict[str, Any] | None = None, *, schema: str = "public"
+    ) -> Any:
+        """Call a database function; returns its decoded JSON result, unvalidated."""
+        self._check_open()
+        _last_status.set(None)
+        try:
+            response = (
+                await self._client.schema(schema).rpc(fn, params or {}).retry(False).execute()
+            )
+        except Exception as exc:
+            _raise_mapped(exc, self._secrets)
+        return response.data
+
+    async def close(self) -> None:
+        """Close the HTTP client if the transport created it; a user's client stays open."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._http is not None:
+            await self._http.aclose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("the monitoring client is closed")
