@@ -169,7 +169,7 @@ class QueueHealth(_Component):
 class ProcessingHealth(_Component):
     """Recent batch processing and API call figures; rates are fractions in [0, 1]."""
 
-    window_minutes: int | None = None
+    window_minutes: float | None = None
     total_batches: int | None = None
     messages_processed: int | None = None
     batch_error_rate: float | None = Field(default=None, ge=0, le=1)
