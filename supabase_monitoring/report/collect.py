@@ -1,0 +1,127 @@
+"""Gather :class:`ReportData` through the SDK's read API (views, rollups, issues, health)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from ..errors import InvalidInputError, MonitoringError
+from ..models import (
+    AggregatedMetric,
+    ApiMetricsRow,
+    HealthStatus,
+    QueueMetricsRow,
+    Severity,
+    SystemHealth,
+    WorkerIssue,
+)
+from .model import ApiHour, LatencyHour, OpenIssue, QueueHour, ReportData
+
+logger = logging.getLogger("supabase_monitoring.report")
+
+#: The hourly views keep 7 days of data.
+MAX_HOURS = 7 * 24
+ROW_LIMIT = 10_000
+
+
+class ReadClient(Protocol):
+    """The read methods of ``MonitoringClient`` a report needs."""
+
+    def get_system_health(self, *, raise_on_error: bool | None = None) -> SystemHealth: ...
+
+    def get_queue_metrics(
+        self, queue_name: str | None = None, *, since: datetime | None = None, limit: int = 1000
+    ) -> list[QueueMetricsRow]: ...
+
+    def get_api_metrics(
+        self, api_name: str | None = None, *, since: datetime | None = None, limit: int = 1000
+    ) -> list[ApiMetricsRow]: ...
+
+    def get_aggregated_metrics(
+        self,
+        metric_name: str | None = None,
+        *,
+        period: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AggregatedMetric]: ...
+
+    def list_open_worker_issues(
+        self,
+        *,
+        worker_name: str | None = None,
+        severity: Severity | str | None = None,
+        issue_type: str | None = None,
+        limit: int = 100,
+    ) -> list[WorkerIssue]: ...
+
+
+def report_window(hours: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(since, now): ``since`` is the start of the hour ``hours - 1`` hours ago, so N
+    hourly buckets are shown including the current one."""
+    if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_HOURS:
+        raise InvalidInputError(
+            f"hours must be an integer from 1 to {MAX_HOURS} (the views keep 7 days)"
+        )
+    now = now or datetime.now(timezone.utc)
+    current = now.replace(minute=0, second=0, microsecond=0)
+    return current - timedelta(hours=hours - 1), now
+
+
+def collect_report(client: ReadClient, hours: int = 24, now: datetime | None = None) -> ReportData:
+    """Read everything a report shows. View failures raise: an empty report would lie.
+
+    Health and rollups are best effort: their failure becomes a warning in the report.
+    """
+    since, now = report_window(hours, now)
+    warnings: list[str] = []
+    health = client.get_system_health(raise_on_error=False)
+    if health.overall_status is HealthStatus.UNKNOWN:
+        warnings.append(f"health check failed: {health.error}")
+    queues = [
+        QueueHour.from_row(r.model_dump())
+        for r in client.get_queue_metrics(since=since, limit=ROW_LIMIT)
+    ]
+    apis = [
+        ApiHour.from_row(r.model_dump())
+        for r in client.get_api_metrics(since=since, limit=ROW_LIMIT)
+    ]
+    for name, rows in (("queue", queues), ("API", apis)):
+        if len(rows) >= ROW_LIMIT:
+            warnings.append(f"{name} rows truncated at {ROW_LIMIT}")
+    latency: list[LatencyHour] = []
+    try:
+        for agg in client.get_aggregated_metrics(
+            "queue_processing", period="hourly", since=since, limit=ROW_LIMIT
+        ):
+            queue = agg.dimensions.get("queue")
+            if isinstance(queue, str) and agg.p95_value is not None:
+                latency.append(LatencyHour(queue, agg.period_start, agg.p95_value))
+    except MonitoringError as exc:
+        warnings.append(f"hourly rollups unavailable: {exc}")
+    issues = [
+        OpenIssue.from_row(i.model_dump(mode="json"))
+        for i in client.list_open_worker_issues(limit=500)
+    ]
+    return ReportData(
+        generated_at=now,
+        since=since,
+        hours=hours,
+        queues=queues,
+        apis=apis,
+        issues=issues,
+        queue_latency=_merge_latency(latency),
+        overall_status=health.overall_status.value,
+        warnings=tuple(warnings),
+    )
+
+
+def _merge_latency(rows: list[LatencyHour]) -> list[LatencyHour]:
+    """Rollups group by every string tag; a queue with several tag sets gets its worst p95."""
+    worst: dict[tuple[str, datetime], float] = {}
+    for r in rows:
+        key = (r.name, r.hour)
+        worst[key] = max(worst.get(key, r.p95_ms), r.p95_ms)
+    return [LatencyHour(n, h, v) for (n, h), v in sorted(worst.items())]
