@@ -41,6 +41,10 @@ create table monitoring.health_thresholds (
   constraint health_thresholds_rate_is_fraction check (
     setting not like '%error_rate%' or value <= 1
   ),
+  -- Only rates are fractions; windows, ages and counts are whole numbers.
+  constraint health_thresholds_whole_number check (
+    setting like '%error_rate%' or value = trunc(value)
+  ),
   -- Windows and ages of zero would make a check meaningless (division by zero).
   constraint health_thresholds_window_positive check (
     setting not in ('queue_stuck_after_seconds', 'queue_snapshot_max_age_minutes',
