@@ -112,4 +112,10 @@ async def call_with_retry_async(
 ) -> T:
     """Async twin of :func:`call_with_retry`; waits with ``asyncio.sleep``."""
     retrying = AsyncRetrying(sleep=sleep, **policy._kwargs(on_retry))  # type: ignore[arg-type]
-    return await retrying(fn)
+
+    async def attempt() -> T:
+        # A coroutine function, so tenacity awaits each attempt (it would
+        # treat a lambda returning a coroutine as a plain sync call).
+        return await fn()
+
+    return await retrying(attempt)
