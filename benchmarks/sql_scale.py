@@ -1,0 +1,572 @@
+"""The database side at production scale: health, views, aggregation and retention.
+
+Loads (or tops up) a synthetic 14-day data set straight into Postgres
+(default 10 million raw metrics, several queues and APIs, one 1-million-row
+burst hour, worker issues, events, queue snapshots), then measures, with
+EXPLAIN (ANALYZE, BUFFERS) / auto_explain evidence saved under --plans-dir:
+
+  * public.get_system_health(): median and p95 of repeated calls
+  * monitoring.queue_metrics / monitoring.api_metrics: 7-day window and last hour
+  * hourly aggregation of the 1M-row hour, and a back-fill of a missed day
+  * daily and weekly rollups
+  * a one-day retention purge while a concurrent writer inserts: the writer's
+    insert latency p50/p99 during the purge against its baseline
+
+It prints figures, targets and PASS/FAIL; it is a benchmark, not a test. Parts
+whose functions are not deployed are skipped with a message. Aggregation and
+purge measurements run in rolled-back transactions or restore what they
+remove, so the data set can be measured again without reloading. The
+monitoring pg_cron jobs are paused while it runs and restored afterwards.
+
+usage:
+  eval "$(scripts/local-stack.sh env)"
+  .venv/bin/python benchmarks/sql_scale.py --reset            # load 10M rows, measure
+  .venv/bin/python benchmarks/sql_scale.py                    # measure again (tops data up to now)
+  .venv/bin/python benchmarks/sql_scale.py --reset --rows 1000000   # quick iteration
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import scale_data as data
+from scale_measure import (
+    Params,
+    Plans,
+    Writer,
+    explain,
+    key_lines,
+    median,
+    nested_plans,
+    percentile,
+    timed,
+)
+
+T = TypeVar("T")
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+GRACE = timedelta(
+    minutes=3
+)  # aggregate_metrics treats a period as complete 3 minutes after it ends
+BENCH_TABLES = [
+    "monitoring.pipeline_metrics",
+    "monitoring.aggregated_metrics",
+    "monitoring.worker_issues",
+    "monitoring.queue_snapshots",
+    "public.monitoring_events",
+]
+
+
+@dataclass
+class Result:
+    name: str
+    value: float | None  # None: skipped
+    unit: str = "ms"
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.value is None:
+            return "SKIP"
+        if self.target is None:
+            return "info"
+        return "PASS" if self.value <= self.target else "FAIL"
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, db_url: str) -> None:
+        self.args = args
+        self.db_url = db_url
+        self.conn = psycopg.connect(db_url, autocommit=True)
+        self.plans = Plans(Path(args.plans_dir), args.plan_lines)
+        self.results: list[Result] = []
+
+    # ------------------------------------------------------------ helpers
+    def exists(self, kind: str, name: str) -> bool:
+        fn = "to_regprocedure" if kind == "function" else "to_regclass"
+        row = self.conn.execute(f"select {fn}(%s) is not null", (name,)).fetchone()
+        return bool(row and row[0])
+
+    def need(self, section: str, *objects: tuple[str, str]) -> bool:
+        missing = [name for kind, name in objects if not self.exists(kind, name)]
+        if missing:
+            print(f"  SKIP {section}: not deployed yet: {', '.join(missing)}")
+            self.results.append(Result(section, None, note="not deployed: " + ", ".join(missing)))
+            return False
+        return True
+
+    def scalar(self, sql: str, params: Params = None) -> object:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def count(self, sql: str, params: Params = None) -> int:
+        value = self.scalar(sql, params)
+        return int(value) if isinstance(value, int) else 0
+
+    def now(self) -> datetime:
+        value = self.scalar("select now()")
+        assert isinstance(value, datetime)
+        return value
+
+    def record(self, result: Result) -> None:
+        self.results.append(result)
+        tgt = f"  (target <= {result.target:g} {result.unit})" if result.target is not None else ""
+        print(f"  => {result.name}: {result.value:,.1f} {result.unit}{tgt} {result.verdict}")
+
+    def show_nested(self, name: str, notices: list[str]) -> None:
+        """Saves every nested plan of a call in one file; prints the slowest ones' key lines."""
+        path = self.plans.save(name, "\n\n".join(notices))
+        print(f"    plans of the statements inside -> {path}")
+
+        def duration(msg: str) -> float:
+            try:
+                return float(msg.split()[1])
+            except (IndexError, ValueError):
+                return 0.0
+
+        inner = [n for n in notices if "Query Text: select public.get_system_health()" not in n]
+        for msg in sorted(inner, key=duration, reverse=True)[: self.args.nested_shown]:
+            first = next((ln for ln in msg.splitlines() if ln.startswith("Query Text:")), "")
+            print(f"    [{duration(msg):.2f} ms] {first[12:110].strip()}")
+            for line in key_lines(msg, self.args.plan_lines):
+                print(f"      {line}")
+
+    # ------------------------------------------------------------ data
+    def loaded_shape(self) -> data.Shape | None:
+        """The shape recorded by the last load (a monitoring_events row), if any."""
+        row = self.conn.execute(
+            "select details from public.monitoring_events where event_type = %s"
+            " order by created_at desc limit 1",
+            (data.LOAD_EVENT,),
+        ).fetchone()
+        return data.Shape.from_json(row[0]) if row else None
+
+    def prepare(self) -> data.Shape:
+        print("== data")
+        a = self.args
+        burst = a.burst_rows if a.burst_rows is not None else min(1_000_000, a.rows // 10)
+        shape = data.shape_for(a.rows, a.days, burst, self.now())
+        loaded = None if a.reset else self.loaded_shape()
+        count = self.count("select count(*) from monitoring.pipeline_metrics")
+        if loaded is None:
+            if count and not a.reset:
+                sys.exit(
+                    f"{count:,} metrics present that this script did not load: "
+                    "pass --reset to replace them"
+                )
+            print(f"  truncating {', '.join(BENCH_TABLES)}")
+            self.conn.execute(f"truncate {', '.join(BENCH_TABLES)}")
+            if self.exists("table", "monitoring.aggregation_watermarks"):
+                self.conn.execute("delete from monitoring.aggregation_watermarks")
+            print(
+                f"  loading {shape.rows:,} metrics over {shape.days} days "
+                f"({shape.base_per_second:.1f}/s "
+                f"+ {shape.burst_rows:,} in the hour of {shape.burst_hour:%Y-%m-%d %H:00}Z)"
+            )
+            secs = data.load(self.conn, shape)
+            print(
+                f"  loaded in {secs:.1f} s ({shape.rows / secs:,.0f} metrics/s; "
+                "issues, events and snapshots included)"
+            )
+            self.vacuum()
+        else:
+            shape = loaded
+            last = self.scalar(
+                'select max("timestamp") from monitoring.pipeline_metrics'
+                " where metric_name <> 'bench_writer'"
+            )
+            assert isinstance(last, datetime)
+            now = self.now()
+            n = round(shape.base_per_second * (now - last).total_seconds())
+            print(
+                f"  {count:,} metrics present (loaded {shape.end:%Y-%m-%d %H:%M}Z, burst hour "
+                f"{shape.burst_hour:%Y-%m-%d %H:00}Z); topping up {n:,} rows since {last:%H:%M:%S}Z"
+            )
+            if n > 0:
+                data.insert_metrics(self.conn, last, now, n)
+                minutes = int((now - last).total_seconds() // 60)
+                if minutes:
+                    self.conn.execute(data.SNAPSHOTS_SQL, {"t1": now, "n": minutes})
+            self.conn.execute("analyze monitoring.pipeline_metrics")
+        self.catch_up_rollups()
+        return shape
+
+    def vacuum(self) -> None:
+        started = time.perf_counter()
+        for table in BENCH_TABLES:
+            self.conn.execute(f"vacuum (analyze) {table}")
+        print(f"  vacuum analyze: {time.perf_counter() - started:.1f} s")
+
+    def catch_up_rollups(self) -> None:
+        """Steady state: every complete period aggregated, as the cron jobs keep it."""
+        if not self.exists("function", "monitoring.aggregate_metrics(text,timestamptz)"):
+            print("  rollups: monitoring.aggregate_metrics not deployed; skipped")
+            return
+        for period in ("hourly", "daily", "weekly"):
+            started = time.perf_counter()
+            n = self.scalar("select monitoring.aggregate_metrics(%s)", (period,))
+            print(f"  catch-up {period} rollups: {n} rows in {time.perf_counter() - started:.1f} s")
+        self.conn.execute("analyze monitoring.aggregated_metrics")
+
+    @contextmanager
+    def cron_paused(self) -> Iterator[None]:
+        """Monitoring cron jobs would aggregate or purge in the middle of a measurement."""
+        if not self.exists("table", "cron.job"):
+            yield
+            return
+        rows = self.conn.execute(
+            "update cron.job set active = false where active and command ~* 'monitoring'"
+            " returning jobid, jobname"
+        ).fetchall()
+        if rows:
+            print(f"  paused cron jobs: {', '.join(r[1] for r in rows)}")
+        try:
+            yield
+        finally:
+            if rows:
+                self.conn.execute(
+                    "update cron.job set active = true where jobid = any(%s)",
+                    ([r[0] for r in rows],),
+                )
+                print("  cron jobs restored")
+
+    # ------------------------------------------------------------ health
+    def bench_health(self) -> None:
+        print("== public.get_system_health()")
+        if not self.need("get_system_health", ("function", "public.get_system_health()")):
+            return
+        sql = "select public.get_system_health()"
+        for _ in range(3):
+            self.conn.execute(sql)
+        samples = [timed(self.conn, sql)[0] for _ in range(self.args.health_calls)]
+        result = self.conn.execute(sql).fetchone()
+        status = result[0]["overall_status"] if result else "?"
+        print(f"  {len(samples)} calls, overall_status={status}")
+        with nested_plans(self.conn) as notices:
+            self.conn.execute(sql)
+        self.show_nested("get_system_health", notices)
+        self.record(Result("get_system_health median", median(samples), target=25))
+        self.record(Result("get_system_health p95", percentile(samples, 95)))
+
+    # ------------------------------------------------------------ views
+    def bench_views(self) -> None:
+        print("== views")
+        last_hour = " where hour >= date_trunc('hour', now()) - interval '1 hour'"
+        for view in ("monitoring.queue_metrics", "monitoring.api_metrics"):
+            if not self.need(view, ("table", view)):
+                continue
+            for label, where, target in (("7 days", "", 2000.0), ("last hour", last_hour, 50.0)):
+                sql = f"select * from {view}{where}"
+                runs = self.args.view_runs if where else max(1, self.args.view_runs - 2)
+                samples = []
+                rows: list[tuple] = []  # type: ignore[type-arg]
+                for _ in range(runs):
+                    ms, rows = timed(self.conn, sql)
+                    samples.append(ms)
+                print(
+                    f"  {view} {label}: {len(rows)} rows, runs "
+                    f"{', '.join(f'{s:.0f}' for s in samples)} ms"
+                )
+                _, plan = explain(self.conn, sql)
+                self.plans.show(f"{view} {label}", plan)
+                self.record(Result(f"{view} {label} (median)", median(samples), target=target))
+        if self.need("public.queue_monitoring_view", ("table", "public.queue_monitoring_view")):
+            sql = "select * from public.queue_monitoring_view"
+            samples = [timed(self.conn, sql)[0] for _ in range(20)]
+            self.record(Result("public.queue_monitoring_view (median)", median(samples)))
+
+    # ------------------------------------------------------------ aggregation
+    def rerun_aggregation(
+        self,
+        label: str,
+        period: str,
+        start: datetime,
+        end: datetime,
+        p_now: datetime,
+        target: float | None,
+    ) -> None:
+        """Re-aggregates [start, end) in a rolled-back transaction (rollups deleted, watermark
+        rewound), so the data set stays as it was."""
+        raw = self.scalar(
+            "select count(*) from monitoring.pipeline_metrics"
+            ' where "timestamp" >= %s and "timestamp" < %s',
+            (start, end),
+        )
+        print(f"  {label}: {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}Z, {raw:,} raw rows")
+
+        def prepared() -> None:
+            self.conn.execute(
+                "delete from monitoring.aggregated_metrics"
+                " where period = %s and period_start >= %s and period_start < %s",
+                (period, start, end),
+            )
+            self.conn.execute(
+                "insert into monitoring.aggregation_watermarks (period, aggregated_until)"
+                " values (%s, %s) "
+                "on conflict (period) do update set aggregated_until = excluded.aggregated_until",
+                (period, start),
+            )
+
+        call = "select monitoring.aggregate_metrics(%s, %s)"
+        samples = []
+        written = None
+        for _ in range(self.args.agg_runs):
+            with self.conn.transaction(force_rollback=True):
+                prepared()
+                ms, rows = timed(self.conn, call, (period, p_now))
+                written = rows[0][0]
+            samples.append(ms)
+        print(f"    {written} rollup rows; runs {', '.join(f'{s:.0f}' for s in samples)} ms")
+        if self.args.plans:
+            with self.conn.transaction(force_rollback=True):
+                prepared()
+                with nested_plans(self.conn) as notices:
+                    self.conn.execute(call, (period, p_now))
+            self.show_nested(label, notices)
+        self.record(Result(label, median(samples), target=target))
+
+    def bench_aggregation(self, shape: data.Shape) -> None:
+        print("== aggregation (each run rolled back)")
+        if not self.need(
+            "aggregation",
+            ("function", "monitoring.aggregate_metrics(text,timestamptz)"),
+            ("table", "monitoring.aggregation_watermarks"),
+        ):
+            return
+        now = self.now()
+        b0 = shape.burst_hour
+        if b0 < now - timedelta(days=13):
+            print("  burst hour is past the 14-day back-fill horizon: reload with --reset")
+        else:
+            self.rerun_aggregation(
+                f"hourly aggregation of the {shape.burst_rows:,}-row hour",
+                "hourly",
+                b0,
+                b0 + HOUR,
+                b0 + HOUR + GRACE,
+                target=3000.0,
+            )
+        end = (now - GRACE).replace(minute=0, second=0, microsecond=0)
+        self.rerun_aggregation(
+            "hourly back-fill of a missed day (24 h)", "hourly", end - DAY, end, now, None
+        )
+        today = (now - GRACE).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.rerun_aggregation("daily rollup of yesterday", "daily", today - DAY, today, now, None)
+        burst_day = b0.replace(hour=0)
+        if burst_day < today:
+            self.rerun_aggregation(
+                "daily rollup of the burst day",
+                "daily",
+                burst_day,
+                burst_day + DAY,
+                burst_day + DAY + GRACE,
+                None,
+            )
+        week = today - timedelta(days=today.weekday())
+        if week - timedelta(days=7) >= now - timedelta(days=14):
+            self.rerun_aggregation(
+                "weekly rollup of last ISO week",
+                "weekly",
+                week - timedelta(days=7),
+                week,
+                now,
+                None,
+            )
+        else:
+            print(
+                "  weekly: last ISO week starts before the 14-day raw horizon; "
+                "not computable from raw data"
+            )
+
+    # ------------------------------------------------------------ retention
+    def ensure_expired_day(self, shape: data.Shape) -> int:
+        """One day of rows older than the 14-day retention, as after a missed day of purging."""
+        now = self.now()
+        t0, t1 = now - timedelta(days=15), now - timedelta(days=14, minutes=1)
+        have = self.count(
+            'select count(*) from monitoring.pipeline_metrics where "timestamp" < %s',
+            (now - timedelta(days=14),),
+        )
+        want = round(shape.base_per_second * 86400)
+        if have < 0.9 * want:
+            print(
+                f"  inserting {want - have:,} rows dated "
+                f"{t0:%m-%d %H:%M} .. {t1:%m-%d %H:%M}Z (expired)"
+            )
+            data.insert_metrics(self.conn, t0, t1, want - have)
+            self.conn.execute("vacuum (analyze) monitoring.pipeline_metrics")
+        return self.count(
+            "select count(*) from monitoring.pipeline_metrics"
+            " where \"timestamp\" < now() - interval '14 days'"
+        )
+
+    def run_writer(self, during: Callable[[], T]) -> tuple[list[float], T]:
+        """Runs `during` while the writer inserts; returns the writer's latencies and its result."""
+        writer = Writer(
+            self.db_url,
+            interval_s=self.args.writer_interval_ms / 1000,
+            batch=self.args.writer_batch,
+        )
+        writer.start()
+        time.sleep(1.0)  # connected and in its rhythm before the clock starts
+        writer.latencies_ms.clear()
+        outcome = during()
+        lat = writer.stop()
+        if writer.errors:
+            print(f"    writer errors: {len(writer.errors)}, first: {writer.errors[0]}")
+        return lat, outcome
+
+    def bench_purge(self, shape: data.Shape) -> None:
+        print("== retention purge of one expired day, with a concurrent writer")
+        if not self.need(
+            "purge", ("function", "monitoring.purge_expired_metrics(timestamptz,integer)")
+        ):
+            return
+        expired = self.ensure_expired_day(shape)
+        print(
+            f"  {expired:,} expired rows; writer: {self.args.writer_batch} rows "
+            f"every {self.args.writer_interval_ms} ms"
+        )
+        self.conn.execute("checkpoint")
+        base, _ = self.run_writer(lambda: time.sleep(self.args.baseline_seconds))
+        print(
+            f"  baseline: {len(base)} inserts, p50 {percentile(base, 50):.2f} ms, "
+            f"p99 {percentile(base, 99):.2f} ms"
+        )
+        self.conn.execute("checkpoint")
+
+        def purge() -> tuple[int, int, float]:
+            calls = deleted = 0
+            started = time.perf_counter()
+            while True:
+                out = self.scalar("select monitoring.purge_expired_metrics()")
+                calls += 1
+                n = int(out["pipeline_metrics"]) if isinstance(out, dict) else 0
+                deleted += n
+                if n == 0 or calls > 10_000:
+                    break
+                if self.args.purge_pause_ms:
+                    time.sleep(self.args.purge_pause_ms / 1000)
+            return calls, deleted, time.perf_counter() - started
+
+        during, (calls, deleted, secs) = self.run_writer(purge)
+        print(f"  purge: {deleted:,} rows in {calls} calls, {secs:.1f} s (back to back)")
+        print(
+            f"  during: {len(during)} inserts, p50 {percentile(during, 50):.2f} ms, "
+            f"p99 {percentile(during, 99):.2f} ms, "
+            f"max {max(during):.1f} ms"
+        )
+        self.conn.execute(
+            "delete from monitoring.pipeline_metrics where metric_name = 'bench_writer'"
+        )
+        b99, d99 = percentile(base, 99), percentile(during, 99)
+        self.record(Result("writer insert p50 baseline", percentile(base, 50)))
+        self.record(Result("writer insert p50 during purge", percentile(during, 50)))
+        self.record(Result("writer insert p99 baseline", b99))
+        self.record(
+            Result(
+                "writer insert p99 during purge",
+                d99,
+                target=round(5 * b99, 2),
+                note="target: 5x baseline p99",
+            )
+        )
+        self.record(Result("one-day purge duration", secs * 1000))
+
+    # ------------------------------------------------------------ report
+    def summary(self) -> None:
+        print("\n== summary")
+        print(f"{'measurement':58} {'figure':>12} {'target':>12}  verdict")
+        for r in self.results:
+            fig = f"{r.value:,.1f} {r.unit}" if r.value is not None else "-"
+            tgt = f"<= {r.target:,.1f}" if r.target is not None else ""
+            print(f"{r.name[:58]:58} {fig:>12} {tgt:>12}  {r.verdict}")
+        print(f"plans: {self.plans.dir}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--rows", type=int, default=10_000_000, help="raw metrics to load (default 10,000,000)"
+    )
+    p.add_argument(
+        "--days", type=int, default=14, help="days the rows span, ending now (default 14)"
+    )
+    p.add_argument(
+        "--burst-rows",
+        type=int,
+        default=None,
+        help="extra rows in one hour 3 days back (default min(1M, rows/10))",
+    )
+    p.add_argument(
+        "--reset", action="store_true", help="truncate the monitoring tables and load afresh"
+    )
+    p.add_argument(
+        "--only",
+        default="health,views,aggregation,purge",
+        help="comma-separated parts to measure (default all)",
+    )
+    p.add_argument("--health-calls", type=int, default=200)
+    p.add_argument("--view-runs", type=int, default=5)
+    p.add_argument("--agg-runs", type=int, default=3)
+    p.add_argument(
+        "--no-plans",
+        dest="plans",
+        action="store_false",
+        help="skip the auto_explain runs of aggregation (they repeat the work)",
+    )
+    p.add_argument("--baseline-seconds", type=float, default=20.0)
+    p.add_argument("--writer-interval-ms", type=float, default=20.0)
+    p.add_argument("--writer-batch", type=int, default=10)
+    p.add_argument(
+        "--purge-pause-ms",
+        type=float,
+        default=0.0,
+        help="pause between purge calls (default 0: back to back, the worst case)",
+    )
+    p.add_argument("--plans-dir", default="/tmp/sql_scale_plans")
+    p.add_argument("--plan-lines", type=int, default=12)
+    p.add_argument("--nested-shown", type=int, default=3)
+    args = p.parse_args()
+
+    db_url = os.environ.get("SUPABASE_DB_URL")
+    if not db_url:
+        sys.exit('SUPABASE_DB_URL is not set: run `eval "$(scripts/local-stack.sh env)"` first')
+    bench = Bench(args, db_url)
+    settings = bench.conn.execute(
+        "select string_agg(name || '=' || setting || coalesce(unit, ''), ' ' order by name)"
+        " from pg_settings where name in ('shared_buffers', 'work_mem', 'jit',"
+        " 'max_parallel_workers_per_gather', 'server_version')"
+    ).fetchone()
+    print(
+        f"target: {bench.conn.info.host}:{bench.conn.info.port} {settings[0] if settings else ''}"
+    )
+    parts = {s.strip() for s in args.only.split(",")}
+    with bench.cron_paused():
+        shape = bench.prepare()
+        if "health" in parts:
+            bench.bench_health()
+        if "views" in parts:
+            bench.bench_views()
+        if "aggregation" in parts:
+            bench.bench_aggregation(shape)
+        if "purge" in parts:
+            bench.bench_purge(shape)
+    bench.summary()
+
+
+if __name__ == "__main__":
+    main()
