@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,12 +29,17 @@ from supabase_monitoring._cli.aggregate import PERIODS, aggregate_once
 from supabase_monitoring._cli.health import render_health
 from supabase_monitoring._transport import SyncTransport
 from supabase_monitoring.alerting import (
+    Alert,
     AlertEngine,
     JsonWebhookNotifier,
     LogNotifier,
+    Notification,
     PostgrestAlertStore,
+    Severity,
+    Transition,
     WebhookReceiver,
     default_rules,
+    deliver,
     gather_inputs,
 )
 from supabase_monitoring.report import render_text
@@ -108,6 +113,15 @@ def run(client: MonitoringClient, transport: SyncTransport, seconds: float) -> i
             cooldown=timedelta(seconds=30),
         )
         result = engine.run_once(gather_inputs(client))
+        if not result.sent:
+            # Everything active was notified moments ago (by an earlier run or
+            # another alerting process): show the channel working anyway.
+            print("  all active alerts were already notified; sending a test notification")
+            test = Alert("demo", "demo:test", Severity.WARNING, "supabase-monitoring demo test")
+            deliver(
+                Notification(Transition.FIRED, test, "demo-test", datetime.now(timezone.utc)),
+                [hook],
+            )
         hook.close()
         received = receiver.requests
     for alert in result.active:
