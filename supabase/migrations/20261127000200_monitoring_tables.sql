@@ -155,7 +155,9 @@ create policy queue_snapshots_service_role_all on monitoring.queue_snapshots
 create policy monitoring_events_service_role_all on public.monitoring_events
   as permissive for all to service_role using (true) with check (true);
 
+-- service_role too: Supabase grants it ALL (truncate, trigger, ...) on new public
+-- tables by default; it gets exactly what it needs below.
 revoke all on monitoring.pipeline_metrics, monitoring.aggregated_metrics, monitoring.worker_issues,
-  monitoring.queue_snapshots, public.monitoring_events from public, anon, authenticated;
+  monitoring.queue_snapshots, public.monitoring_events from public, anon, authenticated, service_role;
 grant select, insert, update, delete on monitoring.pipeline_metrics, monitoring.aggregated_metrics,
   monitoring.worker_issues, monitoring.queue_snapshots, public.monitoring_events to service_role;

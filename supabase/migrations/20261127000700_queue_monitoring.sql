@@ -117,5 +117,5 @@ comment on view public.queue_monitoring_view is
 
 revoke all on function monitoring.queue_status() from public, anon, authenticated;
 grant execute on function monitoring.queue_status() to service_role;
-revoke all on public.queue_monitoring_view from public, anon, authenticated;
+revoke all on public.queue_monitoring_view from public, anon, authenticated, service_role;
 grant select on public.queue_monitoring_view to service_role;
