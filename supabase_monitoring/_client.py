@@ -219,12 +219,16 @@ class MonitoringClient(RecordingMixin):
             return SystemHealth.unknown(DISABLED_REASON)
         should_raise = self._strict if raise_on_error is None else raise_on_error
         try:
-            return parse_health(self._retried(lambda t: t.rpc(HEALTH_FUNCTION)))
-        except MonitoringError as exc:
+            data = self._retried(lambda t: t.rpc(HEALTH_FUNCTION))
+            return parse_health(data, self._require_transport().secrets)
+        except Exception as exc:
             if should_raise:
                 raise
-            logger.warning("system health check failed: %s", exc)
-            return SystemHealth.unknown(str(exc))
+            if isinstance(exc, MonitoringError):
+                logger.warning("system health check failed: %s", exc)
+                return SystemHealth.unknown(str(exc))
+            logger.exception("system health check failed unexpectedly")
+            return SystemHealth.unknown(f"unexpected {type(exc).__name__}")
 
     def resolve_worker_issue(
         self,

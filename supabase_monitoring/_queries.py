@@ -23,7 +23,7 @@ from ._tables import (
     WORKER_ISSUES,
     TableRef,
 )
-from ._transport import Filter, Order
+from ._transport import Filter, Order, redact
 from ._validation import (
     MAX_TAGS_BYTES,
     check_count,
@@ -179,14 +179,15 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']} ({exc.error_count()} problem(s))"
 
 
-def parse_health(data: object) -> SystemHealth:
+def parse_health(data: object, secrets: Sequence[str] = ()) -> SystemHealth:
     """The health document, or InvalidResponseError when the answer is not one."""
     try:
         return parse_health_document(data)
     except ValidationError as exc:
         got = type(data).__name__
         if isinstance(data, str):
-            got = f"text starting {data[:40]!r}"
+            # Redact before cutting: a cut secret would no longer be recognised.
+            got = f"text starting {(redact(data, secrets) or '')[:40]!r}"
         raise InvalidResponseError(
             f"{HEALTH_FUNCTION}() did not return a health document (got {got}): {_first_error(exc)}"
         ) from None

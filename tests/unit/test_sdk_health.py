@@ -43,11 +43,14 @@ def test_parses_every_component(api: respx.MockRouter) -> None:
     with sync_client() as monitor:
         health = monitor.get_system_health()
     assert health.overall_status is HealthStatus.CRITICAL
-    assert health.is_critical and not health.is_healthy
-    assert health.worker_health is not None and health.worker_health.critical_issues == 2
+    assert health.is_critical
+    assert not health.is_healthy
+    assert health.worker_health is not None
+    assert health.worker_health.critical_issues == 2
     assert health.queue_health is not None
     assert health.queue_health.model_extra == {"oldest_stuck_age_sec": 900}
-    assert health.timestamp is not None and health.timestamp.utcoffset() is not None
+    assert health.timestamp is not None
+    assert health.timestamp.utcoffset() is not None
 
 
 def test_transient_failures_are_retried(api: respx.MockRouter) -> None:
@@ -93,7 +96,8 @@ def test_a_2xx_that_is_not_a_health_document_is_a_failure(
     with caplog.at_level(logging.WARNING, logger="supabase_monitoring"), sync_client() as monitor:
         health = monitor.get_system_health()
     assert health.overall_status is HealthStatus.UNKNOWN
-    assert health.error is not None and "health document" in health.error
+    assert health.error is not None
+    assert "health document" in health.error
     assert (health.queue_health, health.processing_health, health.worker_health) == (None,) * 3
     assert route.call_count == 1  # garbage is not retried
     assert "health check failed" in caplog.text
@@ -113,9 +117,7 @@ FAILURES: dict[str, tuple[Callable[[], Any], type[Exception], int]] = {
 }
 
 
-@pytest.mark.parametrize(
-    ("make", "exc_type", "attempts"), FAILURES.values(), ids=FAILURES.keys()
-)
+@pytest.mark.parametrize(("make", "exc_type", "attempts"), FAILURES.values(), ids=FAILURES.keys())
 def test_failures_fall_back_to_unknown(
     api: respx.MockRouter, make: Callable[[], Any], exc_type: type[Exception], attempts: int
 ) -> None:
@@ -127,9 +129,7 @@ def test_failures_fall_back_to_unknown(
     assert route.call_count == attempts
 
 
-@pytest.mark.parametrize(
-    ("make", "exc_type", "attempts"), FAILURES.values(), ids=FAILURES.keys()
-)
+@pytest.mark.parametrize(("make", "exc_type", "attempts"), FAILURES.values(), ids=FAILURES.keys())
 def test_failures_raise_when_asked(
     api: respx.MockRouter, make: Callable[[], Any], exc_type: type[Exception], attempts: int
 ) -> None:
@@ -143,7 +143,9 @@ def test_strict_client_raises_by_default_but_can_fall_back(api: respx.MockRouter
     with sync_client(strict=True) as monitor:
         with pytest.raises(ServerError):
             monitor.get_system_health()
-        assert monitor.get_system_health(raise_on_error=False).overall_status is HealthStatus.UNKNOWN
+        assert (
+            monitor.get_system_health(raise_on_error=False).overall_status is HealthStatus.UNKNOWN
+        )
 
 
 async def test_async_fallback_and_success(api: respx.MockRouter) -> None:
@@ -163,4 +165,5 @@ def test_sink_only_client_has_no_health() -> None:
     monitor = MonitoringClient(sink=InMemoryRecorder(), disabled=False)
     health = monitor.get_system_health()
     assert health.overall_status is HealthStatus.UNKNOWN
-    assert health.error is not None and "no database connection" in health.error
+    assert health.error is not None
+    assert "no database connection" in health.error

@@ -39,7 +39,8 @@ def assert_insert(request: httpx.Request, schema: str) -> dict[str, object]:
     assert request.headers["apikey"] == KEY
     assert request.headers["authorization"] == f"Bearer {KEY}"
     rows = body(request)
-    assert isinstance(rows, list) and len(rows) == 1
+    assert isinstance(rows, list)
+    assert len(rows) == 1
     row = rows[0]
     assert uuid.UUID(row["id"]).version == 7
     return row

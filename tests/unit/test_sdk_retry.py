@@ -37,7 +37,9 @@ TRANSIENT: dict[str, Fail] = {
     ),
     "PGRST000": lambda: pg_error(503, "PGRST000", "Database connection error"),
     "PGRST001": lambda: pg_error(503, "PGRST001", "Database client error"),
-    "PGRST002": lambda: pg_error(503, "PGRST002", "Could not query the database for the schema cache"),
+    "PGRST002": lambda: pg_error(
+        503, "PGRST002", "Could not query the database for the schema cache"
+    ),
     "PGRST003": lambda: pg_error(504, "PGRST003", "Timed out acquiring connection"),
     "08006 connection failure": lambda: pg_error(503, "08006", "connection failure"),
     "53300 too many connections": lambda: pg_error(500, "53300", "too many connections"),
@@ -77,9 +79,7 @@ PERMANENT: dict[str, tuple[Fail, type[MonitoringError]]] = {
 
 
 @pytest.mark.parametrize("make_failure", TRANSIENT.values(), ids=TRANSIENT.keys())
-def test_transient_write_failures_are_retried(
-    api: respx.MockRouter, make_failure: Fail
-) -> None:
+def test_transient_write_failures_are_retried(api: respx.MockRouter, make_failure: Fail) -> None:
     route = api.post("/pipeline_metrics")
     route.side_effect = [make_failure(), make_failure(), httpx.Response(201)]
     with sync_client(strict=True) as monitor:
@@ -92,9 +92,7 @@ def test_transient_write_failures_are_retried(
     assert len(ids) == 1
 
 
-@pytest.mark.parametrize(
-    ("make_failure", "expected"), PERMANENT.values(), ids=PERMANENT.keys()
-)
+@pytest.mark.parametrize(("make_failure", "expected"), PERMANENT.values(), ids=PERMANENT.keys())
 def test_permanent_failures_are_not_retried(
     api: respx.MockRouter, make_failure: Fail, expected: type[MonitoringError]
 ) -> None:
@@ -121,9 +119,8 @@ def test_exhausted_retries_are_logged_not_raised_by_default(
     api: respx.MockRouter, caplog: pytest.LogCaptureFixture
 ) -> None:
     api.post("/pipeline_metrics").mock(side_effect=httpx.ConnectError("refused"))
-    with caplog.at_level(logging.WARNING, logger="supabase_monitoring"):
-        with sync_client() as monitor:
-            assert monitor.record_metric("m", 1.0) is False
+    with caplog.at_level(logging.WARNING, logger="supabase_monitoring"), sync_client() as monitor:
+        assert monitor.record_metric("m", 1.0) is False
     assert any("dropped" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 

@@ -54,7 +54,7 @@ BAD_INPUT: dict[str, tuple[Call, str]] = {
         "65 keys",
     ),
     "naive timestamp": (
-        lambda m: m.record_metric("m", 1, timestamp=datetime.now()),  # noqa: DTZ005
+        lambda m: m.record_metric("m", 1, timestamp=datetime.now()),
         "timezone-aware",
     ),
     "timestamp as text": (
@@ -104,7 +104,7 @@ BAD_INPUT: dict[str, tuple[Call, str]] = {
     ),
     "empty issue type": (lambda m: m.log_worker_issue("w", "", "m"), "issue_type"),
     "naive issue time": (
-        lambda m: m.log_worker_issue("w", "t", "m", created_at=datetime(2026, 1, 1)),  # noqa: DTZ001
+        lambda m: m.log_worker_issue("w", "t", "m", created_at=datetime(2026, 1, 1)),
         "created_at must be timezone-aware",
     ),
     "empty event type": (lambda m: m.record_event(""), "event_type must not be empty"),
@@ -137,9 +137,8 @@ def all_routes(api: respx.MockRouter) -> respx.MockRouter:
 def test_strict_mode_raises_before_any_request(
     all_routes: respx.MockRouter, call: Call, message: str
 ) -> None:
-    with sync_client(strict=True) as monitor:
-        with pytest.raises(InvalidInputError) as info:
-            call(monitor)
+    with sync_client(strict=True) as monitor, pytest.raises(InvalidInputError) as info:
+        call(monitor)
     assert message in str(info.value)
     assert isinstance(info.value, ValueError)
     assert all_routes.calls.call_count == 0
@@ -177,7 +176,7 @@ def test_read_side_arguments_are_checked(all_routes: respx.MockRouter) -> None:
         with pytest.raises(InvalidInputError, match="limit"):
             monitor.get_queue_metrics(limit=0)
         with pytest.raises(InvalidInputError, match="since"):
-            monitor.get_api_metrics(since=datetime(2026, 1, 1))  # noqa: DTZ001
+            monitor.get_api_metrics(since=datetime(2026, 1, 1))
     assert all_routes.calls.call_count == 0
 
 
