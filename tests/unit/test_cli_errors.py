@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -113,3 +114,46 @@ def test_bad_webhook_url_is_a_usage_error() -> None:
     )
     assert proc.returncode == 2
     assert_one_clean_error(proc)
+
+
+def test_alert_watch_repeats_and_stops_cleanly_on_sigterm() -> None:
+    import signal
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SUPABASE_")}
+    env = {
+        **base,
+        "SUPABASE_URL": f"http://127.0.0.1:{_closed_port()}",
+        "SUPABASE_SERVICE_ROLE_KEY": KEY,
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "supabase_monitoring.cli",
+            "--timeout",
+            "1",
+            "alert",
+            "--json",
+            "--watch",
+            "0.2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        runs = [json.loads(proc.stdout.readline()) for _ in range(2)]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # API down: health unknown fires once, then is deduplicated in memory.
+    assert [s["key"] for s in runs[0]["sent"]] == ["health_unknown"]
+    assert runs[1]["sent"] == []
+    assert runs[1]["deduplicated"] == ["health_unknown"]
+    assert runs[0]["store_error"] is not None
+    assert proc.returncode == 1
+    assert "Traceback" not in err
