@@ -113,8 +113,7 @@ def line_chart(
         )
         tick += step
     long_span = x_span > 36 * 3600
-    for i in range(6):
-        t = x_min + timedelta(seconds=x_span * i / 5)
+    for t in _time_ticks(x_min, x_max):
         x = sx(t)
         text = t.strftime("%m-%d %H:%M" if long_span else "%H:%M")
         parts.append(
@@ -145,6 +144,23 @@ def line_chart(
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _time_ticks(start: datetime, end: datetime, most: int = 7) -> list[datetime]:
+    """Whole-hour ticks (every 1, 2, 3, 6, 12 or 24 h) when the span allows, else 5 even steps."""
+    hours = (end - start).total_seconds() / 3600
+    if hours < 2:
+        return [start + (end - start) * i / 5 for i in range(6)]
+    step = next((h for h in (1, 2, 3, 6, 12, 24) if hours / h <= most), math.ceil(hours / most))
+    first = start.replace(minute=0, second=0, microsecond=0)
+    if first < start:
+        first += timedelta(hours=1)
+    ticks = []
+    t = first
+    while t <= end:
+        ticks.append(t)
+        t += timedelta(hours=step)
+    return ticks
 
 
 def legend(chart_id: str, series: Sequence[Series]) -> str:
