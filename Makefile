@@ -54,7 +54,11 @@ db-test: deploy
 py-test: deploy
 	$(STACK_ENV) && $(PY) -m pytest -q -ra
 
-test: lint typecheck db-lint db-test py-test
+# From nothing: a fresh cluster every time (a stale one could hide a migration
+# that only works on top of an older version of itself).
+test: setup
+	$(STACK) destroy
+	$(MAKE) --no-print-directory lint typecheck db-lint db-test py-test
 
 demo: deploy
 	$(STACK_ENV) && $(PY) examples/demo.py
