@@ -55,6 +55,8 @@ def _when(value: datetime | None, field: str) -> str:
 
 
 def _tags(tags: Mapping[str, Any] | None) -> dict[str, Any]:
+    if tags is None:
+        return {}
     return check_json_object(tags, "tags", max_bytes=MAX_TAGS_BYTES, max_keys=MAX_TAGS)
 
 
@@ -79,6 +81,8 @@ def metric_row(
 
 
 def _reserved(tags: dict[str, Any], keys: tuple[str, ...]) -> None:
+    if not tags:
+        return
     clash = [k for k in keys if k in tags]
     if clash:
         raise InvalidInputError(
