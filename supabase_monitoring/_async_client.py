@@ -101,7 +101,10 @@ class AsyncMonitoringClient(RecordingMixin):
         self._transport: AsyncTransport | None = None
         self._url: str | None = None
         if self._disabled:
-            self._sink: AsyncRowSink = SyncSinkAdapter(NullSink())
+            # No network at all; a ready sink passed explicitly (a test
+            # recorder) still gets the rows.
+            ready = isinstance(sink, (AsyncRowSink, RowSink))
+            self._sink: AsyncRowSink = _as_async(sink if ready else NullSink())  # type: ignore[arg-type]
             return
         if client is not None:
             if url is not None or key is not None:

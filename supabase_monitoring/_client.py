@@ -89,7 +89,9 @@ class MonitoringClient(RecordingMixin):
         self._transport: SyncTransport | None = None
         self._url: str | None = None
         if self._disabled:
-            self._sink: RowSink = NullSink()
+            # No network at all; a ready sink passed explicitly (a test
+            # recorder) still gets the rows.
+            self._sink: RowSink = sink if isinstance(sink, RowSink) else NullSink()
             return
         if client is not None:
             if url is not None or key is not None:

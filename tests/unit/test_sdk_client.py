@@ -363,3 +363,26 @@ def test_clients_share_the_record_api() -> None:
     sync_names = {n for n in dir(MonitoringClient) if not n.startswith("_")}
     async_names = {n for n in dir(AsyncMonitoringClient) if not n.startswith("_")}
     assert sync_names == async_names
+
+
+def test_disabled_still_feeds_an_explicit_recorder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPABASE_MONITORING_DISABLED", "1")
+    recorder = InMemoryRecorder()
+    monitor = MonitoringClient.from_env(sink=recorder)
+    assert monitor.disabled
+    assert monitor.record_metric("m", 1)
+    assert len(recorder.metrics("m")) == 1
+    assert monitor.get_system_health().overall_status is HealthStatus.UNKNOWN
+    factory_built = MonitoringClient.from_env(sink=DirectSink.from_context)
+    assert isinstance(factory_built.sink, NullSink)
+
+
+async def test_disabled_async_still_feeds_an_explicit_recorder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUPABASE_MONITORING_DISABLED", "1")
+    recorder = InMemoryRecorder()
+    monitor = AsyncMonitoringClient.from_env(sink=recorder)
+    assert monitor.record_event("e")
+    await monitor.close()
+    assert recorder.events("e")
