@@ -281,6 +281,23 @@ class SyncTransport:
             _raise_mapped(exc, self._secrets)
         return response.data
 
+    def reset_after_fork(self) -> None:
+        """Give a forked child its own HTTP connections (for a sink's fork hook).
+
+        The parent's pooled sockets are inherited by the child; sharing them
+        would interleave two processes' requests on one connection. The old
+        client is dropped, not closed: closing would tear down the parent's
+        connections. A user-supplied supabase client is left alone.
+        """
+        if self._http is None or self._closed:
+            return
+        http = httpx.Client(timeout=self._http.timeout, event_hooks={"response": [_record_status]})
+        self._http = http
+        self._client.options.httpx_client = http
+        # supabase-py rebuilds its PostgREST client from options on next use
+        # (it does the same itself when the auth session changes).
+        self._client._postgrest = None
+
     def close(self) -> None:
         """Close the HTTP client if the transport created it; a user's client stays open."""
         if self._closed:

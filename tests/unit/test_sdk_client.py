@@ -386,3 +386,24 @@ async def test_disabled_async_still_feeds_an_explicit_recorder(
     assert monitor.record_event("e")
     await monitor.close()
     assert recorder.events("e")
+
+
+def test_transport_reset_after_fork_uses_a_new_http_client(api: respx.MockRouter) -> None:
+    route = api.post("/pipeline_metrics").respond(201)
+    monitor = sync_client(strict=True, timeout=0.75)
+    transport = monitor._transport
+    assert transport is not None
+    old_http = transport._http
+    assert monitor.record_metric("m", 1)
+    transport.reset_after_fork()
+    new_http = transport._http
+    assert new_http is not None
+    assert new_http is not old_http
+    assert new_http.timeout == httpx.Timeout(0.75)
+    assert old_http is not None
+    assert not old_http.is_closed  # the parent's connections are left alone
+    old_http.close()  # requests still going through it would now fail
+    assert monitor.record_metric("m", 2)
+    assert route.call_count == 2
+    monitor.close()
+    assert new_http.is_closed
