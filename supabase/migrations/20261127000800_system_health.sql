@@ -126,23 +126,23 @@ begin
   cross join lateral (
     select
       case jsonb_typeof(m.tags -> 'success_count')
-        when 'number' then case when (m.tags ->> 'success_count')::numeric between 0 and 2147483647
-                                 and (m.tags ->> 'success_count')::numeric % 1 = 0
-                                then (m.tags ->> 'success_count')::numeric::integer end
+        when 'number' then case when (m.tags -> 'success_count')::numeric between 0 and 2147483647
+                                 and (m.tags -> 'success_count')::numeric = trunc((m.tags -> 'success_count')::numeric)
+                                then (m.tags -> 'success_count')::integer end
         when 'string' then case when (m.tags ->> 'success_count') ~ '^\s*[0-9]{1,9}\s*$'
                                 then (m.tags ->> 'success_count')::integer end
       end as success_count,
       case jsonb_typeof(m.tags -> 'error_count')
-        when 'number' then case when (m.tags ->> 'error_count')::numeric between 0 and 2147483647
-                                 and (m.tags ->> 'error_count')::numeric % 1 = 0
-                                then (m.tags ->> 'error_count')::numeric::integer end
+        when 'number' then case when (m.tags -> 'error_count')::numeric between 0 and 2147483647
+                                 and (m.tags -> 'error_count')::numeric = trunc((m.tags -> 'error_count')::numeric)
+                                then (m.tags -> 'error_count')::integer end
         when 'string' then case when (m.tags ->> 'error_count') ~ '^\s*[0-9]{1,9}\s*$'
                                 then (m.tags ->> 'error_count')::integer end
       end as error_count,
       case jsonb_typeof(m.tags -> 'batch_size')
-        when 'number' then case when (m.tags ->> 'batch_size')::numeric between 0 and 2147483647
-                                 and (m.tags ->> 'batch_size')::numeric % 1 = 0
-                                then (m.tags ->> 'batch_size')::numeric::integer end
+        when 'number' then case when (m.tags -> 'batch_size')::numeric between 0 and 2147483647
+                                 and (m.tags -> 'batch_size')::numeric = trunc((m.tags -> 'batch_size')::numeric)
+                                then (m.tags -> 'batch_size')::integer end
         when 'string' then case when (m.tags ->> 'batch_size') ~ '^\s*[0-9]{1,9}\s*$'
                                 then (m.tags ->> 'batch_size')::integer end
       end as batch_size
