@@ -48,6 +48,23 @@ MAX_MESSAGE_LENGTH = 10_000
 SEVERITIES = ("info", "warning", "error", "critical")
 
 
+def _storable(text: str) -> bool:
+    # Postgres text and jsonb cannot hold NUL, and a lone surrogate cannot be
+    # encoded as UTF-8: either would fail the whole request (a whole batch).
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_UNSTORABLE = "contains a NUL character or an unpaired surrogate, which Postgres cannot store"
+
+
 def _describe(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -65,6 +82,8 @@ def check_name(value: object, field: str) -> str:
         raise InvalidInputError(
             f"{field} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
         )
+    if not _storable(value):
+        raise InvalidInputError(f"{field} {_UNSTORABLE}")
     return value
 
 
@@ -149,20 +168,28 @@ def check_optional_text(
         raise InvalidInputError(
             f"{field} is {len(value)} characters long; the limit is {max_length}"
         )
+    if not _storable(value):
+        raise InvalidInputError(f"{field} {_UNSTORABLE}")
     return str.__str__(value)
 
 
 def _nested_copy(value: object, field: str, key: str) -> Any:
     # Validates and deep-copies one nested value through a JSON round trip.
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
     except ValueError:
         raise InvalidInputError(
             f"{field}[{key!r}] contains NaN or infinity, which JSON cannot carry"
         ) from None
     except (TypeError, RecursionError) as exc:
         raise InvalidInputError(f"{field}[{key!r}] is not JSON-serialisable: {exc}") from None
-    return json.loads(text), len(text)
+    if "\\u0000" in text:
+        raise InvalidInputError(f"{field}[{key!r}] {_UNSTORABLE}")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{field}[{key!r}] {_UNSTORABLE}") from None
+    return json.loads(text), size
 
 
 def check_json_object(
@@ -194,12 +221,16 @@ def check_json_object(
             raise InvalidInputError(f"{field} keys must be strings, got {type(key).__name__}")
         if not key:
             raise InvalidInputError(f"{field} keys must not be empty")
+        if not _storable(key):
+            raise InvalidInputError(f"{field} key {_UNSTORABLE}")
         if len(key) > MAX_NAME_LENGTH:
             raise InvalidInputError(
                 f"{field} key is {len(key)} characters long; the limit is {MAX_NAME_LENGTH}"
             )
         item_type = type(item)
         if item_type is str:
+            if not _storable(item):
+                raise InvalidInputError(f"{field}[{key!r}] {_UNSTORABLE}")
             size += len(key) + len(item) + 6
         elif item_type is int or item_type is bool or item is None:
             size += len(key) + 24

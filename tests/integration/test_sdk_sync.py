@@ -108,12 +108,13 @@ def test_worker_issue_lifecycle(monitor: MonitoringClient, db: DB, unique: str) 
 
 
 def test_record_event(monitor: MonitoringClient, db: DB, unique: str) -> None:
-    assert monitor.record_event("it_event", {"run": unique, "ok": True})
+    details = {"run": unique, "ok": True, "note": "Björk 🎵", "nested": {"list": [1, "ü"]}}
+    assert monitor.record_event("it_event", details)
     (row,) = db.execute(
         "select * from public.monitoring_events where details ->> 'run' = %s", (unique,)
     ).fetchall()
     assert row["event_type"] == "it_event"
-    assert row["details"] == {"run": unique, "ok": True}
+    assert row["details"] == details
 
 
 def test_record_queue_snapshot(monitor: MonitoringClient, db: DB, unique: str) -> None:

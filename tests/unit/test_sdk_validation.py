@@ -107,6 +107,19 @@ BAD_INPUT: dict[str, tuple[Call, str]] = {
         lambda m: m.log_worker_issue("w", "t", "m", created_at=datetime(2026, 1, 1)),
         "created_at must be timezone-aware",
     ),
+    "NUL in a name": (lambda m: m.record_metric("a\x00b", 1), "metric_name contains a NUL"),
+    "NUL in a tag": (lambda m: m.record_metric("m", 1, {"k": "a\x00"}), "NUL"),
+    "surrogate in a tag": (lambda m: m.record_metric("m", 1, {"k": "\ud800"}), "surrogate"),
+    "surrogate in a tag key": (lambda m: m.record_metric("m", 1, {"\udc00": 1}), "surrogate"),
+    "NUL in a message": (lambda m: m.log_worker_issue("w", "t", "x\x00"), "message contains"),
+    "NUL nested in details": (
+        lambda m: m.record_event("e", {"d": {"x": ["\x00"]}}),
+        "NUL",
+    ),
+    "surrogate nested in details": (
+        lambda m: m.record_event("e", {"d": ["\ud83d"]}),
+        "surrogate",
+    ),
     "empty event type": (lambda m: m.record_event(""), "event_type must not be empty"),
     "event details not JSON": (
         lambda m: m.record_event("e", {"s": {1, 2}}),
@@ -191,7 +204,9 @@ def test_accepted_edge_values() -> None:
     monitor.record_metric("x" * 200, -3)
     monitor.log_worker_issue("w", "t", None, Severity.CRITICAL)
     monitor.record_processing_metric(Queue.ARTISTS, 0, 0, 0)
-    first, second, third = recorder.rows()[0], recorder.rows()[1], recorder.rows()[-1]
+    monitor.record_event("é", {"emoji": "🎵", "nested": ["ünï", {"k": "✓"}]})
+    first, second, third = recorder.rows()[0], recorder.rows()[1], recorder.rows()[-2]
+    assert recorder.events("é")[0].details["nested"] == ["ünï", {"k": "✓"}]
     assert first["metric_value"] == 0.25
     assert first["tags"] == {"queue": "artists", "n": None, "ok": True}
     assert type(first["tags"]["queue"]) is str
