@@ -4,8 +4,11 @@
 -- * Self-healing: a run aggregates every complete period since the last one it
 --   aggregated (monitoring.aggregation_watermarks), so missed cron runs are
 --   back-filled. Back-fill reaches as far as raw data is kept (14 days): only
---   periods starting at or after now - 14 days are aggregated, because older
---   ones may already be partly purged and would be under-counted.
+--   periods starting at or after now() - 14 days are aggregated, because older
+--   ones may already be partly purged and would be under-counted. The purge
+--   runs on real time, so the floor does too, even when a caller passes an
+--   earlier p_now to back-fill in chunks (a later p_now, used by tests, only
+--   moves the floor later).
 -- * Never double counts: each period is aggregated once (the watermark), and
 --   rows land through ON CONFLICT on the natural key, so a concurrent or
 --   repeated run recomputes a row instead of adding a second one. Runs of the
@@ -83,8 +86,8 @@ begin
   -- End of the last complete period.
   v_to := date_trunc(v_unit, p_now - c_grace, 'UTC');
   -- Start of the oldest period raw retention still covers completely.
-  v_floor := date_trunc(v_unit, p_now - c_raw_retention, 'UTC');
-  if v_floor < p_now - c_raw_retention then
+  v_floor := date_trunc(v_unit, greatest(p_now, now()) - c_raw_retention, 'UTC');
+  if v_floor < greatest(p_now, now()) - c_raw_retention then
     v_floor := v_floor + v_step;
   end if;
 

@@ -5,7 +5,7 @@
 -- weekly from raw data, bad arguments.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(28);
+select plan(30);
 
 -- Start from a clean slate inside this transaction.
 delete from monitoring.aggregation_watermarks;
@@ -156,6 +156,21 @@ select is(
   (select count(*)::integer from monitoring.aggregated_metrics
    where metric_name = 'pgtap.agg' and period = 'weekly' and period_start = '2035-03-05 00:00+00'),
   0, 'the week cut by raw retention (from 2035-03-05) is not aggregated');
+
+-- ------------------------------------------------------------ back-fill in chunks: p_now in the past
+-- Raw rows are purged on real time, so an earlier p_now must not reach back
+-- further than now() - 14 days: the hour that straddles that point may already
+-- be partly purged.
+delete from monitoring.aggregation_watermarks where period = 'hourly';
+insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp") values
+  ('pgtap.agg.past', 1, '{"case": "cut"}',    now() - interval '14 days' - interval '10 minutes'),
+  ('pgtap.agg.past', 2, '{"case": "intact"}', now() - interval '14 days' + interval '2 hours');
+select cmp_ok(monitoring.aggregate_metrics('hourly', now() - interval '14 days' + interval '4 hours'), '>=', 1,
+  'a run with an earlier p_now aggregates what raw retention still fully holds');
+select is(
+  array(select dimensions ->> 'case' from monitoring.aggregated_metrics where metric_name = 'pgtap.agg.past'),
+  array['intact'],
+  'but not the hour that straddles now() - 14 days');
 
 -- ------------------------------------------------------------ the spec's wrapper
 -- Real time now: only the last complete hour is left to do, so the run stays small.
