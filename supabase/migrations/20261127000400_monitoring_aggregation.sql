@@ -9,6 +9,10 @@
 --   runs on real time, so the floor does too, even when a caller passes an
 --   earlier p_now to back-fill in chunks (a later p_now, used by tests, only
 --   moves the floor later).
+-- * The watermark never moves past what is complete in real time: a run with
+--   a p_now in the future writes provisional rollups (recomputed in place,
+--   through the natural key, by the first run that reaches them for real)
+--   instead of marking unfinished periods as done.
 -- * Never double counts: each period is aggregated once (the watermark), and
 --   rows land through ON CONFLICT on the natural key, so a concurrent or
 --   repeated run recomputes a row instead of adding a second one. Runs of the
@@ -63,6 +67,7 @@ declare
   v_from  timestamptz;
   v_to    timestamptz;
   v_rows  integer;
+  v_done  timestamptz;
 begin
   if p_period is null or p_period not in ('hourly', 'daily', 'weekly') then
     raise exception using
@@ -143,8 +148,10 @@ begin
     created_at  = now();
   get diagnostics v_rows = row_count;
 
+  -- End of the last period complete in real time, whatever p_now said.
+  v_done := least(v_to, date_trunc(v_unit, now() - c_grace, 'UTC'));
   insert into monitoring.aggregation_watermarks as w (period, aggregated_until, updated_at)
-  values (p_period, v_to, now())
+  values (p_period, v_done, now())
   on conflict (period) do update
     set aggregated_until = greatest(w.aggregated_until, excluded.aggregated_until),
         updated_at = excluded.updated_at;

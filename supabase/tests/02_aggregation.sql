@@ -1,11 +1,14 @@
--- Aggregation: known data in 2035 (no other data lives there), a fixed
--- reference time p_now, missed hours back-filled, percentiles, dimension tags
--- only, the raw-retention floor, the completeness grace, idempotency (run
--- twice, reset the watermark: same rows, nothing double counted), daily and
--- weekly from raw data, bad arguments.
+-- Aggregation: known data in 2035 (no other data lives there) with a fixed
+-- reference time p_now, so results are deterministic: missed hours
+-- back-filled, percentiles, dimension tags only, the raw-retention floor, the
+-- completeness grace, idempotency (run again, lose the watermark: same rows,
+-- nothing double counted), daily and weekly from raw data, bad arguments.
+-- Because 2035 is in the future, those runs write provisional rollups and
+-- leave the watermark alone (it never passes real time); the watermark itself
+-- is tested with real-time runs at the end.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(30);
+select plan(35);
 
 -- Start from a clean slate inside this transaction.
 delete from monitoring.aggregation_watermarks;
@@ -72,7 +75,7 @@ select is(
 
 select is(
   (select aggregated_until from monitoring.aggregation_watermarks where period = 'hourly'),
-  '2035-03-14 10:00+00'::timestamptz, 'the watermark moves to the end of the last complete hour');
+  '2035-03-14 06:00+00'::timestamptz, 'a run ahead of real time does not mark future hours as done');
 
 -- ------------------------------------------------------------ idempotency
 create temp table pgtap_agg_before on commit drop as
@@ -80,8 +83,9 @@ create temp table pgtap_agg_before on commit drop as
          count_value, p50_value, p95_value, p99_value
   from monitoring.aggregated_metrics where metric_name = 'pgtap.agg';
 
-select is(monitoring.aggregate_metrics('hourly', '2035-03-14 10:30+00'), 0, 'a second run at the same time writes nothing');
-select is(monitoring.aggregate_metrics('hourly', '2035-03-14 10:59:59+00'), 0, 'nor does a run later in the same hour');
+select is(monitoring.aggregate_metrics('hourly', '2035-03-14 10:30+00'), 4,
+  'a second run recomputes the same four rollups (the provisional ones, in place)');
+select is(monitoring.aggregate_metrics('hourly', '2035-03-14 10:59:59+00'), 4, 'as does a run later in the same hour');
 select set_eq(
   $$select period, period_start, metric_name, dimensions, min_value, max_value, avg_value, sum_value,
            count_value, p50_value, p95_value, p99_value
@@ -90,10 +94,10 @@ select set_eq(
   'repeated runs leave exactly the same rows');
 
 -- ------------------------------------------------------------ completeness grace
-select is(monitoring.aggregate_metrics('hourly', '2035-03-14 11:02:59+00'), 0,
-  'an hour is not complete until 3 minutes after it ends');
-select is(monitoring.aggregate_metrics('hourly', '2035-03-14 11:03:00+00'), 1,
-  '3 minutes after the hour, 10:00 is aggregated');
+select is(monitoring.aggregate_metrics('hourly', '2035-03-14 11:02:59+00'), 4,
+  'an hour is not complete until 3 minutes after it ends (still four rollups)');
+select is(monitoring.aggregate_metrics('hourly', '2035-03-14 11:03:00+00'), 5,
+  '3 minutes after the hour, 10:00 is aggregated too');
 select is(
   (select count_value from monitoring.aggregated_metrics
    where metric_name = 'pgtap.agg' and period = 'hourly' and period_start = '2035-03-14 10:00+00'),
@@ -135,9 +139,16 @@ select results_eq(
   $$values ('2035-03-13 00:00+00'::timestamptz, '{"ok": true, "queue": "q1"}'::jsonb, 2,
             7::double precision, 9::double precision, 8::double precision, 8::double precision)$$,
   'the daily rollup of 2035-03-13 (UTC day), computed from raw rows');
-select is(monitoring.aggregate_metrics('daily', '2035-03-14 23:59+00'), 0, 'the day in progress is not aggregated');
-select is(monitoring.aggregate_metrics('daily', '2035-03-15 00:03+00'), 3,
-  '2035-03-14 is aggregated once complete: one row each for q0, q1 and q2');
+select is(monitoring.aggregate_metrics('daily', '2035-03-14 23:59+00'), 1, 'at 23:59 only 03-13 is (re)computed');
+select is_empty(
+  $$select 1 from monitoring.aggregated_metrics
+    where metric_name = 'pgtap.agg' and period = 'daily' and period_start = '2035-03-14 00:00+00'$$,
+  'the day in progress is not aggregated');
+select is(monitoring.aggregate_metrics('daily', '2035-03-15 00:03+00'), 4,
+  'once 2035-03-14 is complete: one row each for q0, q1 and q2 (and 03-13 again)');
+select is(
+  (select count(*)::integer from monitoring.aggregated_metrics where metric_name = 'pgtap.agg' and period = 'daily'),
+  4, 'daily rows: one for 03-13, three for 03-14, none doubled');
 
 -- ------------------------------------------------------------ weekly, from raw
 -- 2035-03-12 is a Monday; the week 03-12..03-19 becomes complete on 03-19.
@@ -171,6 +182,12 @@ select is(
   array(select dimensions ->> 'case' from monitoring.aggregated_metrics where metric_name = 'pgtap.agg.past'),
   array['intact'],
   'but not the hour that straddles now() - 14 days');
+select is(
+  (select aggregated_until from monitoring.aggregation_watermarks where period = 'hourly'),
+  date_trunc('hour', now() - interval '14 days' + interval '4 hours' - interval '3 minutes', 'UTC'),
+  'a run in the past moves the watermark to its last complete hour');
+select is(monitoring.aggregate_metrics('hourly', now() - interval '14 days' + interval '4 hours'), 0,
+  'so the same run again writes nothing: each period is aggregated once');
 
 -- ------------------------------------------------------------ the spec's wrapper
 -- Real time now: only the last complete hour is left to do, so the run stays small.
@@ -182,6 +199,7 @@ select is(
   (select aggregated_until from monitoring.aggregation_watermarks where period = 'hourly'),
   date_trunc('hour', now() - interval '3 minutes', 'UTC'),
   'the wrapper aggregates up to the last complete hour before now()');
+select is(monitoring.aggregate_hourly_metrics(), 0, 'and a second call has nothing left to do');
 
 -- ------------------------------------------------------------ bad arguments
 select throws_ok($$select monitoring.aggregate_metrics('monthly')$$, '22023', null, 'an unknown period is rejected');
