@@ -151,6 +151,10 @@ def test_supabase_py_get_retry_is_disabled(api: respx.MockRouter) -> None:
     assert route.call_count == 1
 
 
+# supabase-py warns when built without an httpx client, as users often do.
+@pytest.mark.filterwarnings(
+    "ignore:The '(timeout|verify)' parameter is deprecated:DeprecationWarning"
+)
 def test_a_users_client_with_retry_on_still_makes_one_attempt(api: respx.MockRouter) -> None:
     from supabase import create_client
 

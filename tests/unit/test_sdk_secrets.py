@@ -114,6 +114,10 @@ async def test_async_errors_are_redacted(
     assert_clean(caplog.text)
 
 
+# supabase-py warns when built without an httpx client, as users often do.
+@pytest.mark.filterwarnings(
+    "ignore:The '(timeout|verify)' parameter is deprecated:DeprecationWarning"
+)
 def test_key_from_users_client_is_redacted(api: respx.MockRouter) -> None:
     from supabase import create_client
 
