@@ -94,6 +94,8 @@ port = $PG_PORT
 unix_socket_directories = '$STATE'
 shared_preload_libraries = 'pg_cron'
 cron.database_name = 'postgres'
+# pg_cron connects to run jobs; over the unix socket (trust) it needs no password.
+cron.host = '$STATE'
 max_connections = 200
 shared_buffers = 512MB
 work_mem = 32MB
