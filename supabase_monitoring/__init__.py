@@ -17,6 +17,7 @@ are not.
 from __future__ import annotations
 
 from ._async_client import AsyncMonitoringClient
+from ._batching import AsyncBatchingSink, BatchingConfig, BatchingSink
 from ._client import MonitoringClient
 from ._retry import RetryPolicy
 from ._sink import (
@@ -77,11 +78,14 @@ __all__ = [
     "AggregatedMetric",
     "ApiCallTimer",
     "ApiMetricsRow",
+    "AsyncBatchingSink",
     "AsyncDirectSink",
     "AsyncMonitoringClient",
     "AsyncRowSink",
     "AsyncSinkContext",
     "BatchTimer",
+    "BatchingConfig",
+    "BatchingSink",
     "ClosedError",
     "ConfigurationError",
     "DirectSink",

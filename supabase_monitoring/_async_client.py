@@ -9,6 +9,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._batching import AsyncBatchingSink, BatchingConfig
 from ._client_base import RecordingMixin
 from ._config import env_credentials, env_disabled, safe_url
 from ._queries import (
@@ -55,7 +56,7 @@ logger = logging.getLogger("supabase_monitoring")
 T = TypeVar("T")
 
 #: How an async client builds its sink when none is given.
-DEFAULT_ASYNC_SINK: AsyncSinkFactory = AsyncDirectSink.from_context
+DEFAULT_ASYNC_SINK: AsyncSinkFactory = AsyncBatchingSink.factory()
 
 DISABLED_REASON = "monitoring is disabled (SUPABASE_MONITORING_DISABLED is set)"
 
@@ -64,6 +65,15 @@ def _as_async(sink: AsyncRowSink | RowSink) -> AsyncRowSink:
     if inspect.iscoroutinefunction(sink.flush):
         return sink  # type: ignore[return-value]
     return SyncSinkAdapter(sink)  # type: ignore[arg-type]
+
+
+def _factory_for(batching: BatchingConfig | bool | None) -> AsyncSinkFactory:
+    # None/True: the default batching sink; a config: batching tuned so; False: direct writes.
+    if batching is None or batching is True:
+        return DEFAULT_ASYNC_SINK
+    if batching is False:
+        return AsyncDirectSink.from_context
+    return AsyncBatchingSink.factory(batching)
 
 
 class AsyncMonitoringClient(RecordingMixin):
@@ -87,6 +97,7 @@ class AsyncMonitoringClient(RecordingMixin):
         retry: RetryPolicy | None = None,
         sink: AsyncRowSink | RowSink | AsyncSinkFactory | None = None,
         disabled: bool | None = None,
+        batching: BatchingConfig | bool | None = None,
     ) -> None:
         """Connect with ``url`` + ``key``, or wrap ``client`` (a ``supabase.AsyncClient``).
 
@@ -94,6 +105,8 @@ class AsyncMonitoringClient(RecordingMixin):
         sync one such as ``testing.InMemoryRecorder``) or a factory taking an
         :class:`AsyncSinkContext`.
         """
+        if sink is not None and batching is not None:
+            raise ConfigurationError("pass either sink or batching, not both")
         self._strict = bool(strict)
         self._retry = retry if retry is not None else RetryPolicy()
         self._disabled = env_disabled() if disabled is None else bool(disabled)
@@ -126,7 +139,7 @@ class AsyncMonitoringClient(RecordingMixin):
                     "AsyncMonitoringClient needs url and key, an existing supabase AsyncClient, "
                     "or a ready sink such as testing.InMemoryRecorder"
                 )
-            factory = sink if sink is not None else DEFAULT_ASYNC_SINK
+            factory = sink if sink is not None else _factory_for(batching)
             self._sink = _as_async(
                 factory(AsyncSinkContext(self._transport, self._retry, self._strict))
             )

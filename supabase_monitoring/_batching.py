@@ -31,7 +31,14 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._sink import SinkStats
+from .errors import MonitoringError, TransientError, is_transient
+
+if TYPE_CHECKING:
+    from ._sink import AsyncSinkContext, SinkContext
+    from ._tables import TableRef
 
 logger = logging.getLogger("supabase_monitoring")
 
@@ -85,22 +92,6 @@ class BatchingConfig:
             raise ValueError("flush_interval must be > 0")
 
 
-@dataclass(frozen=True)
-class SinkStats:
-    """Self-metrics of a sink; ``enqueued == written + rejected + dropped_pending + pending``."""
-
-    enqueued: int
-    written: int
-    dropped: int
-    """Rows refused at ``submit`` (buffer full or sink closed) or abandoned at a close deadline."""
-    rejected: int
-    """Rows the server refused permanently (they would fail on every retry)."""
-    pending: int
-    batches_written: int
-    failed_batches: int
-    retries: int
-
-
 class _BufferCore(Generic[T]):
     """State and bookkeeping shared by the thread and asyncio flushers."""
 
@@ -125,6 +116,7 @@ class _BufferCore(Generic[T]):
         self.dropped_at_submit = 0
         self.closed = False
         self.detached = False
+        self.last_error: BaseException | None = None
         self._last_drop_log = 0.0
         self._drops_since_log = 0
 
@@ -226,7 +218,28 @@ class _BufferCore(Generic[T]):
         cap = min(self.config.retry_max, self.config.retry_initial * (2 ** min(attempt, 30)))
         return random.uniform(cap / 2, cap)
 
+    def take_error(self) -> MonitoringError | None:
+        """The last permanent write error since the previous call (strict flushes raise it)."""
+        with self.lock:
+            exc, self.last_error = self.last_error, None
+        if exc is None or isinstance(exc, MonitoringError):
+            return exc
+        return MonitoringError(f"monitoring rows rejected: {type(exc).__name__}")
+
+    def check_flushed(self, flushed: bool, strict: bool) -> bool:
+        """In strict mode, a flush that timed out or saw rows rejected raises."""
+        error = self.take_error()
+        if strict and not flushed:
+            raise TransientError(
+                f"flush timed out with {self.pending()} monitoring rows still pending"
+            )
+        if strict and error is not None:
+            raise error
+        return flushed
+
     def log_rejected(self, table: T, rows: int, exc: BaseException) -> None:
+        with self.lock:
+            self.last_error = exc
         logger.error(
             "%s: server rejected %d row(s) for %s permanently: %s",
             self.name,
@@ -270,13 +283,38 @@ class BatchingSink(Generic[T]):
         config: BatchingConfig | None = None,
         name: str = "supabase_monitoring",
         on_fork_child: Callable[[], None] | None = None,
+        strict: bool = False,
     ) -> None:
         self.config = config or BatchingConfig()
+        self._strict = strict
         self._write_batch = write_batch
         self._on_fork_child = on_fork_child
         self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
         self._init_sync_primitives()
         _live_sinks.add(self)
+
+    @classmethod
+    def factory(
+        cls, config: BatchingConfig | None = None
+    ) -> Callable[[SinkContext], BatchingSink[TableRef]]:
+        """A sink factory for :class:`MonitoringClient` (its default, with default config)."""
+
+        def build(context: SinkContext) -> BatchingSink[TableRef]:
+            return BatchingSink(
+                context.transport.insert_rows,
+                is_transient=is_transient,
+                config=config,
+                strict=context.strict,
+                on_fork_child=context.transport.reset_after_fork,
+            )
+
+        return build
+
+    def __repr__(self) -> str:
+        return (
+            f"<BatchingSink batch={self.config.max_batch_size} buffer={self.config.max_buffer} "
+            f"pending={self._core.pending()} closed={self._core.closed}>"
+        )
 
     def _init_sync_primitives(self) -> None:
         self._wake = threading.Event()
@@ -312,7 +350,12 @@ class BatchingSink(Generic[T]):
         """Wait until every row submitted before this call is written or settled.
 
         Returns True when nothing submitted before the call is still pending.
+        In strict mode, raises instead of returning False, and raises the last
+        permanent write error (rows the server refused) since the previous flush.
         """
+        return self._core.check_flushed(self._wait_flushed(timeout), self._strict)
+
+    def _wait_flushed(self, timeout: float | None) -> bool:
         core = self._core
         with core.lock:
             target = core.done_count() + len(core.queue) + core.inflight
@@ -459,8 +502,10 @@ class AsyncBatchingSink(Generic[T]):
         is_transient: Callable[[BaseException], bool],
         config: BatchingConfig | None = None,
         name: str = "supabase_monitoring",
+        strict: bool = False,
     ) -> None:
         self.config = config or BatchingConfig()
+        self._strict = strict
         self._write_batch = write_batch
         self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
         self._tasks: list[asyncio.Task[None]] = []
@@ -468,6 +513,29 @@ class AsyncBatchingSink(Generic[T]):
         self._stop = asyncio.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = asyncio.Condition()
         self._deadline: float | None = None
+
+    @classmethod
+    def factory(
+        cls, config: BatchingConfig | None = None
+    ) -> Callable[[AsyncSinkContext], AsyncBatchingSink[TableRef]]:
+        """A sink factory for :class:`AsyncMonitoringClient` (its default)."""
+
+        def build(context: AsyncSinkContext) -> AsyncBatchingSink[TableRef]:
+            return AsyncBatchingSink(
+                context.transport.insert_rows,
+                is_transient=is_transient,
+                config=config,
+                strict=context.strict,
+            )
+
+        return build
+
+    def __repr__(self) -> str:
+        return (
+            f"<AsyncBatchingSink batch={self.config.max_batch_size} "
+            f"buffer={self.config.max_buffer} pending={self._core.pending()} "
+            f"closed={self._core.closed}>"
+        )
 
     def _ensure_tasks(self) -> None:
         self._tasks = [t for t in self._tasks if not t.done()]
@@ -494,7 +562,13 @@ class AsyncBatchingSink(Generic[T]):
         return True
 
     async def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every row submitted before this call is written or settled."""
+        """Wait until every row submitted before this call is written or settled.
+
+        Strict mode raises like :meth:`BatchingSink.flush`.
+        """
+        return self._core.check_flushed(await self._wait_flushed(timeout), self._strict)
+
+    async def _wait_flushed(self, timeout: float | None) -> bool:
         core = self._core
         target = core.done_count() + core.pending()
         if core.done_count() >= target:

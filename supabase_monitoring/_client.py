@@ -9,6 +9,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._batching import BatchingConfig, BatchingSink
 from ._client_base import RecordingMixin
 from ._config import env_credentials, env_disabled, safe_url
 from ._queries import (
@@ -47,9 +48,18 @@ T = TypeVar("T")
 
 #: How a client builds its sink when none is given. The one line to change
 #: when the batching sink becomes the default.
-DEFAULT_SINK: SinkFactory = DirectSink.from_context
+DEFAULT_SINK: SinkFactory = BatchingSink.factory()
 
 DISABLED_REASON = "monitoring is disabled (SUPABASE_MONITORING_DISABLED is set)"
+
+
+def _factory_for(batching: BatchingConfig | bool | None) -> SinkFactory:
+    # None/True: the default batching sink; a config: batching tuned so; False: direct writes.
+    if batching is None or batching is True:
+        return DEFAULT_SINK
+    if batching is False:
+        return DirectSink.from_context
+    return BatchingSink.factory(batching)
 
 
 class MonitoringClient(RecordingMixin):
@@ -74,14 +84,19 @@ class MonitoringClient(RecordingMixin):
         retry: RetryPolicy | None = None,
         sink: RowSink | SinkFactory | None = None,
         disabled: bool | None = None,
+        batching: BatchingConfig | bool | None = None,
     ) -> None:
         """Connect with ``url`` + ``key``, or wrap ``client``.
 
         ``sink`` is a ready sink (e.g. ``testing.InMemoryRecorder``, which
         needs no connection) or a factory taking a :class:`SinkContext`.
         ``disabled`` (default: the SUPABASE_MONITORING_DISABLED variable)
-        makes every call a no-op without touching the network.
+        makes every call a no-op without touching the network. ``batching``
+        tunes the default background batching writer (a :class:`BatchingConfig`),
+        or ``batching=False`` writes each row synchronously instead.
         """
+        if sink is not None and batching is not None:
+            raise ConfigurationError("pass either sink or batching, not both")
         self._strict = bool(strict)
         self._retry = retry if retry is not None else RetryPolicy()
         self._disabled = env_disabled() if disabled is None else bool(disabled)
@@ -117,7 +132,7 @@ class MonitoringClient(RecordingMixin):
                     "MonitoringClient needs url and key, an existing supabase client, "
                     "or a ready sink such as testing.InMemoryRecorder"
                 )
-            factory = sink if sink is not None else DEFAULT_SINK
+            factory = sink if sink is not None else _factory_for(batching)
             self._sink = factory(SinkContext(self._transport, self._retry, self._strict))
 
     @classmethod

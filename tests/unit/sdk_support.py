@@ -31,13 +31,19 @@ def api() -> Iterator[respx.MockRouter]:
 
 
 def sync_client(**options: Any) -> MonitoringClient:
+    # Direct writes: one request per record call, so request shapes and
+    # failure paths are observable at the call (test_batching_requests covers batching).
     options.setdefault("retry", FAST_RETRY)
+    if "sink" not in options:
+        options.setdefault("batching", False)
     options.setdefault("disabled", False)
     return MonitoringClient(URL, KEY, **options)
 
 
 def async_client(**options: Any) -> AsyncMonitoringClient:
     options.setdefault("retry", FAST_RETRY)
+    if "sink" not in options:
+        options.setdefault("batching", False)
     options.setdefault("disabled", False)
     return AsyncMonitoringClient(URL, KEY, **options)
 

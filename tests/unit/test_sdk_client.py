@@ -15,7 +15,9 @@ from sdk_support import KEY, URL, api, async_client, sync_client
 
 import supabase_monitoring
 from supabase_monitoring import (
+    AsyncBatchingSink,
     AsyncMonitoringClient,
+    BatchingSink,
     ClosedError,
     ConfigurationError,
     DirectSink,
@@ -70,10 +72,18 @@ def test_from_env_passes_options(monkeypatch: pytest.MonkeyPatch) -> None:
     with MonitoringClient.from_env(strict=True, timeout=0.5) as monitor:
         assert monitor.strict
         assert not monitor.disabled
-        assert isinstance(monitor.sink, DirectSink)
+        assert isinstance(monitor.sink, BatchingSink)  # the default writer batches
+    with MonitoringClient.from_env(batching=False) as direct:
+        assert isinstance(direct.sink, DirectSink)
     amonitor = AsyncMonitoringClient.from_env(strict=True)
     assert amonitor.strict
-    assert isinstance(amonitor.sink, AsyncDirectSink)
+    assert isinstance(amonitor.sink, AsyncBatchingSink)
+    assert isinstance(AsyncMonitoringClient.from_env(batching=False).sink, AsyncDirectSink)
+
+
+def test_sink_and_batching_are_exclusive() -> None:
+    with pytest.raises(ConfigurationError, match="either sink or batching"):
+        MonitoringClient(URL, KEY, sink=DirectSink.from_context, batching=False, disabled=False)
 
 
 def test_constructor_needs_a_destination() -> None:

@@ -123,7 +123,9 @@ def test_key_from_users_client_is_redacted(api: respx.MockRouter) -> None:
 
     secret = "sb_secret_" + "q" * 30  # new-style key: not a JWT, known only from the client
     api.post("/pipeline_metrics").respond(400, json={"code": "PGRST100", "message": secret})
-    monitor = MonitoringClient(client=create_client(URL, secret), strict=True, disabled=False)
+    monitor = MonitoringClient(
+        client=create_client(URL, secret), strict=True, disabled=False, batching=False
+    )
     with pytest.raises(MonitoringError) as info:
         monitor.record_metric("m", 1)
     assert secret not in str(info.value)
