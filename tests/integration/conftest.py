@@ -43,13 +43,18 @@ def unique() -> str:
 
 @pytest.fixture
 def monitor(stack_env: StackEnv) -> Iterator[MonitoringClient]:
-    """A strict service_role client: any failure fails the test."""
+    """A strict service_role client: any failure fails the test.
+
+    It writes synchronously (batching=False) so each test can read its row
+    right after the call; test_batching_outage covers the default batching writer.
+    """
     client = MonitoringClient(
         stack_env.url,
         stack_env.service_role_key,
         strict=True,
         retry=INTEGRATION_RETRY,
         disabled=False,
+        batching=False,
     )
     yield client
     client.close()
@@ -64,6 +69,7 @@ async def async_monitor(stack_env: StackEnv) -> AsyncIterator[AsyncMonitoringCli
         strict=True,
         retry=INTEGRATION_RETRY,
         disabled=False,
+        batching=False,
     )
     yield client
     await client.close()
@@ -73,7 +79,12 @@ async def async_monitor(stack_env: StackEnv) -> AsyncIterator[AsyncMonitoringCli
 def anon_monitor(stack_env: StackEnv) -> Iterator[MonitoringClient]:
     """A strict client holding the anon key, which must get nothing."""
     client = MonitoringClient(
-        stack_env.url, stack_env.anon_key, strict=True, retry=INTEGRATION_RETRY, disabled=False
+        stack_env.url,
+        stack_env.anon_key,
+        strict=True,
+        retry=INTEGRATION_RETRY,
+        disabled=False,
+        batching=False,
     )
     yield client
     client.close()

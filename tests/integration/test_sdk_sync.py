@@ -239,7 +239,7 @@ def test_anon_key_is_refused(anon_monitor: MonitoringClient, stack_env: StackEnv
 
 def test_anon_key_non_strict_logs_and_reports_unknown(stack_env: StackEnv) -> None:
     with MonitoringClient(
-        stack_env.url, stack_env.anon_key, retry=INTEGRATION_RETRY, disabled=False
+        stack_env.url, stack_env.anon_key, retry=INTEGRATION_RETRY, disabled=False, batching=False
     ) as monitor:
         assert monitor.record_metric("m", 1) is False
         health = monitor.get_system_health()
@@ -257,6 +257,7 @@ def test_unreachable_api_is_transient(stack_env: StackEnv) -> None:
         retry=policy,
         timeout=1.0,
         disabled=False,
+        batching=False,
     ) as monitor:
         with pytest.raises(TransientError):
             monitor.record_metric("m", 1)
