@@ -19,6 +19,7 @@ import httpx
 from postgrest import APIError
 from postgrest.types import ReturnMethod
 
+from ._rows import finalize
 from ._tables import (
     AGGREGATED_METRICS,
     API_METRICS_VIEW,
@@ -212,6 +213,8 @@ class SyncTransport:
     def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None:
         """One bulk ``INSERT ... ON CONFLICT (id) DO NOTHING``, nothing returned."""
         self._check_open()
+        for row in rows:
+            finalize(row)
         _last_status.set(None)
         try:
             (
@@ -351,6 +354,8 @@ class AsyncTransport:
     async def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None:
         """One bulk ``INSERT ... ON CONFLICT (id) DO NOTHING``, nothing returned."""
         self._check_open()
+        for row in rows:
+            finalize(row)
         _last_status.set(None)
         try:
             await (

@@ -82,7 +82,7 @@ def check_name(value: object, field: str) -> str:
         raise InvalidInputError(
             f"{field} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
         )
-    if not _storable(value):
+    if not (value.isascii() and "\x00" not in value) and not _storable(value):
         raise InvalidInputError(f"{field} {_UNSTORABLE}")
     return value
 
@@ -192,6 +192,33 @@ def _nested_copy(value: object, field: str, key: str) -> Any:
     return json.loads(text), size
 
 
+def _flat_ascii_copy(
+    value: dict[Any, Any], max_bytes: int, max_keys: int | None
+) -> dict[str, Any] | None:
+    # The common case on the hot path, checked in one tight loop: a small dict
+    # of short ASCII names to ASCII strings, ints or bools. Anything else
+    # (returns None) takes the general path, which also words the errors.
+    if max_keys is not None and len(value) > max_keys:
+        return None
+    size = 2
+    for key, item in value.items():
+        if type(key) is not str or not key or len(key) > MAX_NAME_LENGTH or not key.isascii():
+            return None
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() or "\x00" in item:
+                return None
+            size += len(item)
+        elif kind is not int and kind is not bool:
+            return None
+        size += len(key) + 24
+        if "\x00" in key:
+            return None
+    if size > max_bytes:
+        return None
+    return dict(value)
+
+
 def check_json_object(
     value: object,
     field: str,
@@ -208,6 +235,10 @@ def check_json_object(
     """
     if value is None:
         return {}
+    if type(value) is dict:
+        flat = _flat_ascii_copy(value, max_bytes, max_keys)
+        if flat is not None:
+            return flat
     if not isinstance(value, Mapping):
         raise InvalidInputError(
             f"{field} must be a mapping (dict) of JSON values, got {type(value).__name__}"

@@ -21,6 +21,7 @@ import copy
 import threading
 from typing import Any
 
+from ._rows import finalize
 from ._sink import SinkStats
 from ._tables import MONITORING_EVENTS, PIPELINE_METRICS, QUEUE_SNAPSHOTS, WORKER_ISSUES, TableRef
 from .models import MonitoringEvent, PipelineMetric, QueueSnapshot, WorkerIssue
@@ -56,7 +57,7 @@ class InMemoryRecorder:
             if self._closed:
                 self._dropped += 1
                 return False
-            self._rows.append((table, row))
+            self._rows.append((table, finalize(row)))
             return True
 
     def flush(self, timeout: float | None = None) -> bool:
