@@ -34,7 +34,7 @@ APIS = ["spotify", "musicbrainz", "discogs", "lastfm"]
 def env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        sys.exit(f"{name} is not set: run `eval \"$(scripts/local-stack.sh env)\"` first")
+        sys.exit(f'{name} is not set: run `eval "$(scripts/local-stack.sh env)"` first')
     return value
 
 
@@ -88,10 +88,13 @@ def bench_copy(n: int, db_url: str, run_tag: str) -> float:
     now = datetime.now(timezone.utc)
     with psycopg.connect(db_url) as conn:
         started = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(
-            "copy monitoring.pipeline_metrics (id, metric_name, metric_value, tags, \"timestamp\") "
-            "from stdin"
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "copy monitoring.pipeline_metrics "
+                '(id, metric_name, metric_value, tags, "timestamp") from stdin'
+            ) as copy,
+        ):
             for i in range(n):
                 copy.write_row(
                     (
@@ -154,7 +157,9 @@ def bench_outage(seconds: float, rate: int) -> None:
     client = MonitoringClient(
         "http://127.0.0.1:9", env("SUPABASE_SERVICE_ROLE_KEY"), batching=config
     )
-    print(f"outage: {rate}/s for {seconds:.0f}s against a dead API, buffer bound {config.max_buffer}")
+    print(
+        f"outage: {rate}/s for {seconds:.0f}s against a dead API, buffer bound {config.max_buffer}"
+    )
     start = time.monotonic()
     sent = 0
     peak = rss_mib()
@@ -168,23 +173,38 @@ def bench_outage(seconds: float, rate: int) -> None:
         if int(elapsed) % 10 == 0 and elapsed - int(elapsed) < 0.011:
             stats = client.stats
             peak = max(peak, rss_mib())
-            print(f"  t={elapsed:.0f}s rss={rss_mib():.1f} MiB pending={stats.pending} "
-                  f"dropped={stats.dropped} retries={stats.retries}")
+            print(
+                f"  t={elapsed:.0f}s rss={rss_mib():.1f} MiB pending={stats.pending} "
+                f"dropped={stats.dropped} retries={stats.retries}"
+            )
         peak = max(peak, rss_mib())
     stats = client.stats
-    print(f"  recorded={sent} pending={stats.pending} dropped={stats.dropped} peak rss={peak:.1f} MiB")
+    print(
+        f"  recorded={sent} pending={stats.pending} dropped={stats.dropped} peak rss={peak:.1f} MiB"
+    )
     client.close(timeout=1)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=100_000, help="metrics per method (default 100000)")
-    parser.add_argument("--spec-sample", type=int, default=1000,
-                        help="metrics sent with the one-insert-per-metric pattern (it is slow); "
-                        "its rate is what is compared")
+    parser.add_argument(
+        "--spec-sample",
+        type=int,
+        default=1000,
+        help="metrics sent with the one-insert-per-metric pattern (it is slow); "
+        "its rate is what is compared",
+    )
     parser.add_argument("--hot-calls", type=int, default=200_000)
-    parser.add_argument("--outage", type=float, default=0, metavar="SECONDS",
-                        help="instead: record 10k metrics/s for SECONDS against a dead API")
+    parser.add_argument(
+        "--outage",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="instead: record 10k metrics/s for SECONDS against a dead API",
+    )
     args = parser.parse_args()
     if args.outage:
         bench_outage(args.outage, 10_000)
@@ -209,9 +229,11 @@ def main() -> None:
     spec_rate, sdk_rate, copy_rate = spec_n / spec_s, n / sdk_s, n / copy_s
     print(f"N = {n} metrics (spec pattern measured on {spec_n})")
     print(f"  spec pattern, one insert per metric : {spec_rate:10,.0f} rows/s")
-    print(f"  supabase-monitoring, end to end     : {sdk_rate:10,.0f} rows/s "
-          f"({sdk_rows} rows found, {stats.batches_written} batches, {stats.retries} retries, "
-          f"{stats.dropped} dropped)")
+    print(
+        f"  supabase-monitoring, end to end     : {sdk_rate:10,.0f} rows/s "
+        f"({sdk_rows} rows found, {stats.batches_written} batches, {stats.retries} retries, "
+        f"{stats.dropped} dropped)"
+    )
     print(f"  psycopg COPY (ceiling)              : {copy_rate:10,.0f} rows/s")
     print(f"  record_api_call on caller's thread  : {sdk_us:10.2f} us/call (median)")
     print(f"  prometheus Counter.labels().inc()   : {prom_us:10.2f} us/call (median)")

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 
-__all__ = ["uuid7"]
+__all__ = ["uuid7", "uuid7_many"]
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -50,3 +50,40 @@ def uuid7() -> str:
         0x8000 | rand >> 48,
         rand & 0xFFFF_FFFF_FFFF,
     )
+
+
+def uuid7_many(n: int) -> list[str]:
+    """``n`` new UUIDv7s in creation order: one lock and one clock read for the lot.
+
+    The background writer ids a whole batch at once; per id this costs a
+    fraction of :func:`uuid7`.
+    """
+    global _last_ms, _counter
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms > _last_ms:
+            _last_ms = ms
+            _counter = random.getrandbits(11)
+        else:
+            _counter += 1
+        ms, counter = _last_ms, _counter
+        # Reserve the ids: advance the shared state past the whole batch.
+        last = counter + n - 1
+        _last_ms = ms + last // (_COUNTER_MAX + 1)
+        _counter = last % (_COUNTER_MAX + 1)
+    out = []
+    getrandbits = random.getrandbits
+    for i in range(counter, counter + n):
+        t = ms + i // (_COUNTER_MAX + 1)
+        rand = getrandbits(62)
+        out.append(
+            "%08x-%04x-%04x-%04x-%012x"  # noqa: UP031 - fastest formatting here
+            % (
+                t >> 16 & 0xFFFF_FFFF,
+                t & 0xFFFF,
+                0x7000 | (i % (_COUNTER_MAX + 1)),
+                0x8000 | rand >> 48,
+                rand & 0xFFFF_FFFF_FFFF,
+            )
+        )
+    return out

@@ -213,8 +213,7 @@ class SyncTransport:
     def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None:
         """One bulk ``INSERT ... ON CONFLICT (id) DO NOTHING``, nothing returned."""
         self._check_open()
-        for row in rows:
-            finalize(row)
+        finalize(rows)
         _last_status.set(None)
         try:
             (
@@ -354,8 +353,7 @@ class AsyncTransport:
     async def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None:
         """One bulk ``INSERT ... ON CONFLICT (id) DO NOTHING``, nothing returned."""
         self._check_open()
-        for row in rows:
-            finalize(row)
+        finalize(rows)
         _last_status.set(None)
         try:
             await (

@@ -57,7 +57,8 @@ class InMemoryRecorder:
             if self._closed:
                 self._dropped += 1
                 return False
-            self._rows.append((table, finalize(row)))
+            finalize([row])
+            self._rows.append((table, row))
             return True
 
     def flush(self, timeout: float | None = None) -> bool:
