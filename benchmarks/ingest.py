@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 from prometheus_client import CollectorRegistry, Counter
@@ -85,7 +85,7 @@ def bench_sdk(n: int, run_tag: str) -> tuple[float, MonitoringClient]:
 
 
 def bench_copy(n: int, db_url: str, run_tag: str) -> float:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with psycopg.connect(db_url) as conn:
         started = time.perf_counter()
         with (

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ class Plans:
     """Saves full plans to numbered files and prints their key lines."""
 
     def __init__(self, root: Path, max_lines: int) -> None:
-        self.dir = root / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.dir = root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.max_lines = max_lines
         self._n = 0
@@ -179,7 +179,7 @@ class Writer:
             nxt = time.perf_counter()
             k = 0
             while not self._stop.is_set():
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 ids = [_uuid7(now) for _ in range(self.batch)]
                 params = (
                     ids,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from supabase_monitoring import HealthStatus, MonitoringClient, SystemHealth
 from supabase_monitoring._transport import SyncTransport
@@ -44,7 +44,7 @@ def send_alert(message: str, health: SystemHealth, notifiers: list[Notifier]) ->
         summary=message,
         details={"overall_status": health.overall_status.value},
     )
-    note = Notification(Transition.FIRED, alert, "example", datetime.now(timezone.utc))
+    note = Notification(Transition.FIRED, alert, "example", datetime.now(UTC))
     return all(o.delivered for o in deliver(note, notifiers))
 
 

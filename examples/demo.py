@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,7 +119,7 @@ def run(client: MonitoringClient, transport: SyncTransport, seconds: float) -> i
             print("  all active alerts were already notified; sending a test notification")
             test = Alert("demo", "demo:test", Severity.WARNING, "supabase-monitoring demo test")
             deliver(
-                Notification(Transition.FIRED, test, "demo-test", datetime.now(timezone.utc)),
+                Notification(Transition.FIRED, test, "demo-test", datetime.now(UTC)),
                 [hook],
             )
         hook.close()

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from supabase_monitoring import MonitoringClient
 
@@ -146,7 +146,7 @@ def seed_history(
 ) -> None:
     """Back-dated lighter traffic: a few batches per queue in each of the last ``hours`` hours."""
     rng = random.Random(seed + 1)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for h in range(hours, 0, -1):
         for queue in QUEUES:
             for i in range(3):

@@ -582,7 +582,7 @@ class AsyncBatchingSink(Generic[T]):
 
         try:
             await asyncio.wait_for(wait_done(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 

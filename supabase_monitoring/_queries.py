@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -153,7 +153,7 @@ def resolve_issue_update(
     except ValueError:
         raise InvalidInputError(f"issue_id is not a UUID: {str(issue_id)[:60]!r}") from None
     when = (
-        datetime.now(timezone.utc).isoformat()
+        datetime.now(UTC).isoformat()
         if resolved_at is None
         else check_datetime(resolved_at, "resolved_at")
     )

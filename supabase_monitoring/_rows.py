@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from time import time as _time
 from typing import Any
 
@@ -48,7 +48,7 @@ __all__ = [
 QUEUE_PROCESSING_METRIC = "queue_processing"
 API_CALL_METRIC = "api_call"
 
-_UTC = timezone.utc
+_UTC = UTC
 #: Tags the SDK sets from arguments; callers' tags must not override them.
 _PROCESSING_TAGS = frozenset(("queue", "success_count", "error_count", "batch_size"))
 _API_CALL_TAGS = frozenset(("api", "success", "endpoint", "status_code"))

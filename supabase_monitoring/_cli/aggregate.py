@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from .._tables import TableRef
@@ -84,7 +84,7 @@ def backfill(
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
     if chunk <= timedelta(0):
         raise ValueError("chunk must be positive")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     start = max(watermark(transport, period) or now - RAW_RETENTION, now - RAW_RETENTION)
     stops = []
     cursor = start + chunk

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..errors import MonitoringError
 from ..report.collect import ReadClient
@@ -19,7 +19,7 @@ def gather_inputs(
     api_window: timedelta = timedelta(hours=1),
     now: datetime | None = None,
 ) -> AlertInputs:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     health = client.get_system_health(raise_on_error=False)
     api_hours: list[ApiHour] | None
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from ..errors import InvalidInputError, MonitoringError
@@ -65,7 +65,7 @@ def report_window(hours: int, now: datetime | None = None) -> tuple[datetime, da
         raise InvalidInputError(
             f"hours must be an integer from 1 to {MAX_HOURS} (the views keep 7 days)"
         )
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     current = now.replace(minute=0, second=0, microsecond=0)
     return current - timedelta(hours=hours - 1), now
 

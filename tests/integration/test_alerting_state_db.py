@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -65,7 +65,7 @@ class Switch:
 
 def inputs(minutes: float = 0) -> AlertInputs:
     health = SystemHealth.unknown("not used by the switch rule")
-    return AlertInputs(health, datetime.now(timezone.utc) + timedelta(minutes=minutes))
+    return AlertInputs(health, datetime.now(UTC) + timedelta(minutes=minutes))
 
 
 def events_for(t: SyncTransport, key: str) -> list[dict[str, object]]:
@@ -80,7 +80,7 @@ def events_for(t: SyncTransport, key: str) -> list[dict[str, object]]:
 def test_concurrent_claims_have_exactly_one_winner(transports: list[SyncTransport]) -> None:
     key = f"claim-race-{uuid.uuid4()}"
     alert = Alert("claim-race", key, Severity.WARNING, "race")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # Every contender computes the same successor id, each with its own token.
     contenders = [StateEvent.successor(None, Transition.FIRED, alert, now) for _ in range(8)]
     assert len({c.id for c in contenders}) == 1
@@ -111,10 +111,10 @@ def test_concurrent_claims_have_exactly_one_winner(transports: list[SyncTranspor
 def test_a_retried_claim_still_wins(transports: list[SyncTransport]) -> None:
     store = PostgrestAlertStore(transports[0])
     alert = Alert("retry", f"retry-{uuid.uuid4()}", Severity.WARNING, "r")
-    event = StateEvent.successor(None, Transition.FIRED, alert, datetime.now(timezone.utc))
+    event = StateEvent.successor(None, Transition.FIRED, alert, datetime.now(UTC))
     assert store.claim(event)
     assert store.claim(event)  # same token: the first attempt's row is ours
-    other = StateEvent.successor(None, Transition.FIRED, alert, datetime.now(timezone.utc))
+    other = StateEvent.successor(None, Transition.FIRED, alert, datetime.now(UTC))
     assert not store.claim(other)
 
 

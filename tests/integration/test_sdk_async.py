@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -34,7 +34,7 @@ def metrics_tagged(db: DB, key: str, value: str) -> list[dict[str, Any]]:
 async def test_writes_land_after_flush(
     async_monitor: AsyncMonitoringClient, db: DB, unique: str
 ) -> None:
-    when = datetime.now(timezone.utc) - timedelta(minutes=1)
+    when = datetime.now(UTC) - timedelta(minutes=1)
     assert async_monitor.record_metric("it_async", 2.5, {"run": unique}, timestamp=when)
     assert async_monitor.record_processing_metric(unique, 50.0, 4, 1)
     assert async_monitor.record_api_call(unique, 20.0, True)
@@ -107,7 +107,7 @@ async def test_issue_lifecycle(async_monitor: AsyncMonitoringClient, unique: str
 async def test_aggregated_metrics(
     async_monitor: AsyncMonitoringClient, db: DB, unique: str
 ) -> None:
-    start = datetime(2026, 2, 2, tzinfo=timezone.utc)
+    start = datetime(2026, 2, 2, tzinfo=UTC)
     db.execute(
         "insert into monitoring.aggregated_metrics (metric_name, period, period_start,"
         " count_value, dimensions) values ('it_async_agg', 'daily', %s, 4, %s::jsonb)",

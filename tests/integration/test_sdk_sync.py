@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -37,7 +37,7 @@ def metrics_tagged(db: DB, key: str, value: str) -> list[dict[str, Any]]:
 
 
 def test_record_metric(monitor: MonitoringClient, db: DB, unique: str) -> None:
-    when = datetime.now(timezone.utc) - timedelta(minutes=5)
+    when = datetime.now(UTC) - timedelta(minutes=5)
     assert monitor.record_metric("it_rows", 12.5, {"run": unique, "n": 3}, timestamp=when)
     (row,) = metrics_tagged(db, "run", unique)
     assert row["metric_name"] == "it_rows"
@@ -69,7 +69,7 @@ def test_record_api_call_feeds_the_api_view(monitor: MonitoringClient, db: DB, u
     rows = metrics_tagged(db, "api", unique)
     assert [r["tags"]["success"] for r in rows] == ["true", "false", "false"]
     assert rows[0]["tags"]["status_code"] == "200"
-    (view,) = monitor.get_api_metrics(unique, since=datetime.now(timezone.utc) - timedelta(hours=2))
+    (view,) = monitor.get_api_metrics(unique, since=datetime.now(UTC) - timedelta(hours=2))
     assert (view.total_calls, view.success_count, view.error_count) == (3, 1, 2)
     assert view.avg_success_time_ms == pytest.approx(100.0)
 
@@ -127,7 +127,7 @@ def test_record_queue_snapshot(monitor: MonitoringClient, db: DB, unique: str) -
 
 def test_get_aggregated_metrics(monitor: MonitoringClient, db: DB, unique: str) -> None:
     # Rollups are the SQL side's job: put two rows in place and read them back.
-    start = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 5, 10, tzinfo=UTC)
     for i, dims in enumerate(({"run": unique, "api": "a"}, {"run": unique, "api": "b"})):
         db.execute(
             "insert into monitoring.aggregated_metrics (metric_name, period, period_start,"
@@ -188,7 +188,7 @@ def test_retried_batches_never_duplicate(stack_env: StackEnv, db: DB, unique: st
             "metric_name": "it_dupe",
             "metric_value": float(i),
             "tags": {"run": unique},
-            "timestamp": datetime.now(timezone.utc).isoformat(),
+            "timestamp": datetime.now(UTC).isoformat(),
         }
         for i in range(3)
     ]

@@ -7,7 +7,7 @@ import hmac
 import logging
 import socket
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -22,7 +22,7 @@ from supabase_monitoring.alerting.notifiers import (
 )
 from supabase_monitoring.alerting.receiver import WebhookReceiver
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def _notification(transition: Transition = Transition.FIRED) -> Notification:

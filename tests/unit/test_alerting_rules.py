@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +20,8 @@ from supabase_monitoring.alerting.rules import (
 from supabase_monitoring.models import SystemHealth
 from supabase_monitoring.report.model import ApiHour, OpenIssue
 
-NOW = datetime(2026, 11, 27, 12, 20, tzinfo=timezone.utc)
-HOUR = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 20, tzinfo=UTC)
+HOUR = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def health(overall: str, queue: str = "healthy", proc: str = "healthy", worker: str = "healthy"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,7 +23,7 @@ from supabase_monitoring.report import (
 from supabase_monitoring.report.collect import report_window
 from supabase_monitoring.report.svg import nice_step
 
-T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
 def data() -> ReportData:

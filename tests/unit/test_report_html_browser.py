@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ def browser() -> Iterator[Browser]:
             proc.wait(timeout=10)
 
 
-T0 = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
 def known_data() -> ReportData:

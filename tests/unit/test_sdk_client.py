@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -313,7 +313,7 @@ def test_uuid7_layout_order_and_time() -> None:
     assert len(set(ids)) == len(ids)
     stamp = parsed[0].int >> 80
     assert before <= stamp <= after
-    assert datetime.fromtimestamp(stamp / 1000, timezone.utc).year >= 2024
+    assert datetime.fromtimestamp(stamp / 1000, UTC).year >= 2024
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -67,7 +67,7 @@ def test_record_metric_posts_one_row_to_pipeline_metrics(api: respx.MockRouter) 
 
 def test_record_processing_metric_follows_the_contract(api: respx.MockRouter) -> None:
     route = api.post("/pipeline_metrics").respond(201)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     with sync_client(strict=True) as monitor:
         monitor.record_processing_metric("artists", 1250.5, 98, 2, tags={"region": "eu"})
     row = assert_insert(route.calls.last.request, "monitoring")
@@ -244,7 +244,7 @@ def test_view_readers_query_the_views(api: respx.MockRouter) -> None:
         ],
     )
     apis = api.get("/api_metrics").respond(200, json=[])
-    since = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    since = datetime(2026, 11, 27, tzinfo=UTC)
     with sync_client() as monitor:
         rows = monitor.get_queue_metrics("artists", since=since)
         assert monitor.get_api_metrics("spotify") == []

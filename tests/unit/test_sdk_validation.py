@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from fractions import Fraction
 from typing import Any
@@ -19,7 +19,7 @@ from supabase_monitoring.testing import InMemoryRecorder
 __all__ = ["api"]
 
 Call = Callable[[MonitoringClient], object]
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 BAD_INPUT: dict[str, tuple[Call, str]] = {
     "empty metric name": (lambda m: m.record_metric("", 1), "metric_name must not be empty"),
