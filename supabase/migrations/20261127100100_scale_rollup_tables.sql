@@ -1,0 +1,183 @@
+-- Scale: tables behind exact, incrementally maintained rollups for the views
+-- (monitoring.queue_metrics, monitoring.api_metrics) and the health check.
+--
+-- Why: at 10 million raw rows the views recomputed 7 days of raw metrics on every
+-- read (queue_metrics 15 s, api_metrics 7 s; "last hour" 2-3 s, because a filter
+-- on the grouped hour cannot use the timestamp index), and get_system_health()
+-- parsed every metric of its 15-minute window (31 ms). With these tables the
+-- readers take complete hours and minutes from rollups and read raw rows only
+-- for the minutes not rolled up yet (the last one or two).
+--
+-- Exact, not approximate: the views must show a row the moment it is committed,
+-- however late it arrives (supabase/tests/04_views.sql inserts rows hours in
+-- the past and reads them back at once). So every rollup is "sealed" with the
+-- snapshot it was computed from (rollup_seals.snap), and every statement that
+-- writes view-relevant rows records the minutes it touched and its transaction
+-- (rollup_changes, filled by a trigger: 20261127100200). A reader trusts a
+-- sealed minute or hour only if no change to it is missing from the seal's
+-- snapshot; otherwise it reads that minute's raw rows. A writer still in
+-- progress when the seal was taken is invisible to the seal and, once
+-- committed, its change row makes the seal untrusted: no locks, no waiting,
+-- no lost rows. monitoring_internal.refresh_rollups() (20261127100300, pg_cron
+-- every minute) seals new minutes and hours and re-seals untrusted ones.
+--
+-- The schema is internal: not exposed through the Data API (config.toml
+-- [api] schemas), service_role may read it (the views are security_invoker),
+-- and only the owner's SECURITY DEFINER functions write it.
+
+create schema if not exists monitoring_internal;
+comment on schema monitoring_internal is
+  'Rollup machinery behind the monitoring views and health check. Not exposed through the API.';
+revoke all on schema monitoring_internal from public, anon, authenticated;
+grant usage on schema monitoring_internal to service_role;
+
+-- ---------------------------------------------------------------- count tags
+-- The views' and health check's reading of a count tag (success_count,
+-- error_count, batch_size), as defined in 20261127000600_monitoring_views.sql:
+-- a JSON number that is a whole number in 0..2147483647, or a string of up to 9
+-- digits; anything else is NULL. An SQL-standard body is parsed once, here, so it
+-- does not depend on the caller's search_path, and it is inlined into the
+-- calling query (no function call per row).
+create or replace function monitoring_internal.tag_count(p_tags jsonb, p_key text)
+returns integer
+language sql
+immutable
+parallel safe
+return case jsonb_typeof(p_tags -> p_key)
+  when 'number' then case when (p_tags ->> p_key)::numeric between 0 and 2147483647
+                           and (p_tags ->> p_key)::numeric % 1 = 0
+                          then (p_tags ->> p_key)::numeric::integer end
+  when 'string' then case when (p_tags ->> p_key) ~ '^\s*[0-9]{1,9}\s*$'
+                          then (p_tags ->> p_key)::integer end
+end;
+
+comment on function monitoring_internal.tag_count(jsonb, text) is
+  'A count tag as the views read it: whole JSON number in 0..2^31-1 or a string of up to 9 digits, else NULL.';
+
+-- ---------------------------------------------------------------- seals and changes
+create table monitoring_internal.rollup_seals (
+  kind         text        not null,
+  period_start timestamptz not null,
+  snap         pg_snapshot not null,  -- the snapshot the rollup rows were computed with
+  sealed_by    xid8        not null,  -- the sealing transaction: its own later writes are never covered
+  sealed_at    timestamptz not null default now(),
+  constraint rollup_seals_pkey primary key (kind, period_start),
+  constraint rollup_seals_kind_valid check (kind in ('minute', 'hour'))
+);
+comment on table monitoring_internal.rollup_seals is
+  'Minutes and hours whose rollup rows are complete as of snap (UTC minute/hour starts).';
+
+create table monitoring_internal.rollup_changes (
+  minute timestamptz not null,  -- UTC minute of a queue_processing/api_call row written
+  xid    xid8        not null,  -- the writing transaction
+  constraint rollup_changes_pkey primary key (minute, xid)
+);
+comment on table monitoring_internal.rollup_changes is
+  'Minutes touched by writes to pipeline_metrics, per transaction; a seal not covering one is untrusted.';
+
+-- ---------------------------------------------------------------- rollups
+-- queue_processing per queue: the additive parts of monitoring.queue_metrics and
+-- of the health check (avg = time_sum / batches).
+create table monitoring_internal.queue_minute_stats (
+  minute        timestamptz      not null,
+  hour          timestamptz      not null,
+  queue_name    text,
+  batches       bigint           not null,
+  success_count bigint,
+  error_count   bigint,
+  messages      bigint,
+  time_sum      double precision not null
+);
+create index queue_minute_stats_minute_idx on monitoring_internal.queue_minute_stats (minute);
+create index queue_minute_stats_hour_idx on monitoring_internal.queue_minute_stats (hour);
+
+create table monitoring_internal.queue_hour_stats (
+  hour          timestamptz      not null,
+  queue_name    text,
+  batches       bigint           not null,
+  success_count bigint,
+  error_count   bigint,
+  messages      bigint,
+  time_sum      double precision not null
+);
+create index queue_hour_stats_hour_idx on monitoring_internal.queue_hour_stats (hour);
+
+-- api_call per api: counts for the view and the health check, and each
+-- minute's call durations for the p95 of the hour in progress.
+create table monitoring_internal.api_minute_stats (
+  minute           timestamptz        not null,
+  hour             timestamptz        not null,
+  api_name         text,
+  calls            bigint             not null,
+  successes        bigint             not null,  -- success "true"/true
+  failures         bigint             not null,  -- success "false"/false
+  success_time_sum double precision,
+  durations        double precision[] not null
+);
+create index api_minute_stats_minute_idx on monitoring_internal.api_minute_stats (minute);
+create index api_minute_stats_hour_idx on monitoring_internal.api_minute_stats (hour);
+
+-- A complete hour of monitoring.api_metrics, as the view computes it from raw rows.
+create table monitoring_internal.api_hour_stats (
+  hour                timestamptz      not null,
+  api_name            text,
+  total_calls         bigint           not null,
+  success_count       bigint           not null,
+  error_count         bigint           not null,
+  avg_success_time_ms double precision,
+  p95_time_ms         double precision
+);
+create index api_hour_stats_hour_idx on monitoring_internal.api_hour_stats (hour);
+
+-- ---------------------------------------------------------------- trusted periods
+-- A seal is trusted when every change to its minutes was visible to its snapshot
+-- (and not made by the sealing transaction itself, after sealing).
+create or replace view monitoring_internal.trusted_hours
+with (security_invoker = true)
+as
+select s.period_start as hour
+from monitoring_internal.rollup_seals as s
+where s.kind = 'hour'
+  and not exists (
+    select 1 from monitoring_internal.rollup_changes as c
+    where c.minute >= s.period_start
+      and c.minute < s.period_start + interval '1 hour'
+      and (c.xid = s.sealed_by or not pg_visible_in_snapshot(c.xid, s.snap)));
+
+create or replace view monitoring_internal.trusted_minutes
+with (security_invoker = true)
+as
+select s.period_start as minute
+from monitoring_internal.rollup_seals as s
+where s.kind = 'minute'
+  and not exists (
+    select 1 from monitoring_internal.rollup_changes as c
+    where c.minute = s.period_start
+      and (c.xid = s.sealed_by or not pg_visible_in_snapshot(c.xid, s.snap)));
+
+-- ---------------------------------------------------------------- access
+alter table monitoring_internal.rollup_seals       enable row level security;
+alter table monitoring_internal.rollup_changes     enable row level security;
+alter table monitoring_internal.queue_minute_stats enable row level security;
+alter table monitoring_internal.queue_hour_stats   enable row level security;
+alter table monitoring_internal.api_minute_stats   enable row level security;
+alter table monitoring_internal.api_hour_stats     enable row level security;
+
+create policy rollup_seals_service_role_read on monitoring_internal.rollup_seals
+  as permissive for select to service_role using (true);
+create policy rollup_changes_service_role_read on monitoring_internal.rollup_changes
+  as permissive for select to service_role using (true);
+create policy queue_minute_stats_service_role_read on monitoring_internal.queue_minute_stats
+  as permissive for select to service_role using (true);
+create policy queue_hour_stats_service_role_read on monitoring_internal.queue_hour_stats
+  as permissive for select to service_role using (true);
+create policy api_minute_stats_service_role_read on monitoring_internal.api_minute_stats
+  as permissive for select to service_role using (true);
+create policy api_hour_stats_service_role_read on monitoring_internal.api_hour_stats
+  as permissive for select to service_role using (true);
+
+revoke all on all tables in schema monitoring_internal from public, anon, authenticated, service_role;
+revoke all on function monitoring_internal.tag_count(jsonb, text) from public, anon, authenticated;
+-- Readers of the (security_invoker) views need these; writing stays with the owner.
+grant select on all tables in schema monitoring_internal to service_role;
+grant execute on function monitoring_internal.tag_count(jsonb, text) to service_role;
