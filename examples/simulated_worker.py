@@ -185,6 +185,7 @@ def _run_queue(
             )
             if issue:
                 summary.issues.append(issue)
+            last_snapshot = 0.0  # report the stuck backlog right away, not at the next tick
         if stuck:
             stop.wait(0.25)
         else:
