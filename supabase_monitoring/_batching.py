@@ -317,6 +317,8 @@ class BatchingSink(Generic[T]):
         )
 
     def _init_sync_primitives(self) -> None:
+        self._max_buffer = self.config.max_buffer  # read on every submit: kept close at hand
+        self._batch_size = self.config.max_batch_size
         self._wake = threading.Event()
         self._stop = threading.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = threading.Condition(threading.Lock())
@@ -335,14 +337,14 @@ class BatchingSink(Generic[T]):
     def submit(self, table: T, row: Row) -> bool:
         """Queue a row; False when it was dropped. Never raises, never does I/O."""
         core = self._core
-        if core.closed:
+        queue = core.queue
+        size = len(queue)
+        if core.closed or (size + core.inflight >= self._max_buffer and not self._wait_for_room()):
             return core.record_drop()
-        if len(core.queue) + core.inflight >= self.config.max_buffer and not self._wait_for_room():
-            return core.record_drop()
-        core.queue.append((table, row))
+        queue.append((table, row))
         if not self._threads:
             self._start()
-        if len(core.queue) >= self.config.max_batch_size and not self._wake.is_set():
+        if size + 1 >= self._batch_size and not self._wake.is_set():
             self._wake.set()
         return True
 
