@@ -182,25 +182,46 @@ class Bench:
             self.vacuum()
         else:
             shape = loaded
-            last = self.scalar(
-                'select max("timestamp") from monitoring.pipeline_metrics'
-                " where metric_name <> 'bench_writer'"
-            )
-            assert isinstance(last, datetime)
-            now = self.now()
-            n = round(shape.base_per_second * (now - last).total_seconds())
             print(
                 f"  {count:,} metrics present (loaded {shape.end:%Y-%m-%d %H:%M}Z, burst hour "
-                f"{shape.burst_hour:%Y-%m-%d %H:00}Z); topping up {n:,} rows since {last:%H:%M:%S}Z"
+                f"{shape.burst_hour:%Y-%m-%d %H:00}Z)"
             )
-            if n > 0:
-                data.insert_metrics(self.conn, last, now, n)
-                minutes = int((now - last).total_seconds() // 60)
-                if minutes:
-                    self.conn.execute(data.SNAPSHOTS_SQL, {"t1": now, "n": minutes})
+            self.top_up(shape)
             self.conn.execute("analyze monitoring.pipeline_metrics")
         self.catch_up_rollups()
         return shape
+
+    def top_up(self, shape: data.Shape) -> None:
+        """Metrics up to now at the base rate, so "the last hour" and the health window are full."""
+        last = self.scalar(
+            'select max("timestamp") from monitoring.pipeline_metrics'
+            " where metric_name <> 'bench_writer'"
+        )
+        now = self.now()
+        if not isinstance(last, datetime) or last >= now:
+            return
+        n = round(shape.base_per_second * (now - last).total_seconds())
+        if n < 1:
+            return
+        print(f"  topping up {n:,} metrics since {last:%H:%M:%S}Z")
+        data.insert_metrics(self.conn, last, now, n)
+        minutes = int((now - last).total_seconds() // 60)
+        if minutes:
+            self.conn.execute(data.SNAPSHOTS_SQL, {"t1": now, "n": minutes})
+
+    def refresh(self, label: str) -> None:
+        """monitoring_internal.refresh_rollups(), as the per-minute cron job runs it."""
+        if not self.exists("function", "monitoring_internal.refresh_rollups(integer)"):
+            return
+        started = time.perf_counter()
+        out = self.scalar("select monitoring_internal.refresh_rollups(100000)")
+        secs = time.perf_counter() - started
+        print(f"  {label}: refresh_rollups() {secs * 1000:,.0f} ms {out}")
+
+    def steady(self, shape: data.Shape) -> None:
+        """What production looks like at any moment: data up to now, the minute cron job run."""
+        self.top_up(shape)
+        self.refresh("cron-equivalent")
 
     def vacuum(self) -> None:
         started = time.perf_counter()
@@ -218,6 +239,7 @@ class Bench:
             n = self.scalar("select monitoring.aggregate_metrics(%s)", (period,))
             print(f"  catch-up {period} rollups: {n} rows in {time.perf_counter() - started:.1f} s")
         self.conn.execute("analyze monitoring.aggregated_metrics")
+        self.refresh("catch-up of the views' rollups")
 
     @contextmanager
     def cron_paused(self) -> Iterator[None]:
@@ -242,10 +264,11 @@ class Bench:
                 print("  cron jobs restored")
 
     # ------------------------------------------------------------ health
-    def bench_health(self) -> None:
+    def bench_health(self, shape: data.Shape) -> None:
         print("== public.get_system_health()")
         if not self.need("get_system_health", ("function", "public.get_system_health()")):
             return
+        self.steady(shape)
         sql = "select public.get_system_health()"
         for _ in range(3):
             self.conn.execute(sql)
@@ -260,8 +283,9 @@ class Bench:
         self.record(Result("get_system_health p95", percentile(samples, 95)))
 
     # ------------------------------------------------------------ views
-    def bench_views(self) -> None:
+    def bench_views(self, shape: data.Shape) -> None:
         print("== views")
+        self.steady(shape)
         last_hour = " where hour >= date_trunc('hour', now()) - interval '1 hour'"
         for view in ("monitoring.queue_metrics", "monitoring.api_metrics"):
             if not self.need(view, ("table", view)):
@@ -547,7 +571,7 @@ def main() -> None:
         sys.exit('SUPABASE_DB_URL is not set: run `eval "$(scripts/local-stack.sh env)"` first')
     bench = Bench(args, db_url)
     settings = bench.conn.execute(
-        "select string_agg(name || '=' || setting || coalesce(unit, ''), ' ' order by name)"
+        "select string_agg(name || '=' || current_setting(name), ' ' order by name)"
         " from pg_settings where name in ('shared_buffers', 'work_mem', 'jit',"
         " 'max_parallel_workers_per_gather', 'server_version')"
     ).fetchone()
@@ -558,9 +582,9 @@ def main() -> None:
     with bench.cron_paused():
         shape = bench.prepare()
         if "health" in parts:
-            bench.bench_health()
+            bench.bench_health(shape)
         if "views" in parts:
-            bench.bench_views()
+            bench.bench_views(shape)
         if "aggregation" in parts:
             bench.bench_aggregation(shape)
         if "purge" in parts:

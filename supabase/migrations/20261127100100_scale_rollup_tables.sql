@@ -44,9 +44,9 @@ language sql
 immutable
 parallel safe
 return case jsonb_typeof(p_tags -> p_key)
-  when 'number' then case when (p_tags ->> p_key)::numeric between 0 and 2147483647
-                           and (p_tags ->> p_key)::numeric % 1 = 0
-                          then (p_tags ->> p_key)::numeric::integer end
+  when 'number' then case when (p_tags -> p_key)::numeric between 0 and 2147483647
+                           and (p_tags -> p_key)::numeric = trunc((p_tags -> p_key)::numeric)
+                          then (p_tags -> p_key)::integer end
   when 'string' then case when (p_tags ->> p_key) ~ '^\s*[0-9]{1,9}\s*$'
                           then (p_tags ->> p_key)::integer end
 end;

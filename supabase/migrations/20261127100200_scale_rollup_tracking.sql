@@ -23,7 +23,7 @@ set search_path = ''
 as $$
 begin
   insert into monitoring_internal.rollup_changes (minute, xid)
-  select distinct date_trunc('minute', n."timestamp", 'UTC'), pg_current_xact_id()
+  select distinct date_bin(interval '1 minute', n."timestamp", timestamptz '2000-01-01 00:00+00'), pg_current_xact_id()
   from new_rows as n
   where n.metric_name in ('queue_processing', 'api_call')
     and n."timestamp" >= now() - interval '8 days'
@@ -40,7 +40,7 @@ set search_path = ''
 as $$
 begin
   insert into monitoring_internal.rollup_changes (minute, xid)
-  select distinct date_trunc('minute', r."timestamp", 'UTC'), pg_current_xact_id()
+  select distinct date_bin(interval '1 minute', r."timestamp", timestamptz '2000-01-01 00:00+00'), pg_current_xact_id()
   from (select o.metric_name, o."timestamp" from old_rows as o
         union all
         select n.metric_name, n."timestamp" from new_rows as n) as r
@@ -59,7 +59,7 @@ set search_path = ''
 as $$
 begin
   insert into monitoring_internal.rollup_changes (minute, xid)
-  select distinct date_trunc('minute', o."timestamp", 'UTC'), pg_current_xact_id()
+  select distinct date_bin(interval '1 minute', o."timestamp", timestamptz '2000-01-01 00:00+00'), pg_current_xact_id()
   from old_rows as o
   where o.metric_name in ('queue_processing', 'api_call')
     and o."timestamp" >= now() - interval '8 days'

@@ -6,7 +6,7 @@
 --   H     hours after now() - 7 days with a trusted hour rollup;
 --   M     otherwise, minutes after now() - 7 days with a trusted minute rollup
 --         (the hour in progress, the window's first partial hour);
---   tail  otherwise, raw rows from 4 minutes before the current minute on,
+--   tail  otherwise, raw rows from the minute before the current one on,
 --         including rows timestamped in the future (the spec's views include
 --         them): one small index range scan;
 --   rest  otherwise, raw rows of any older minute without a trusted rollup (the
@@ -24,7 +24,8 @@
 -- made for its actual bounds.
 --
 -- A filter on hour (e.g. the last hour) is pushed down to H and M (hour
--- indexes) and the tail. avg_processing_time_ms and avg_success_time_ms are a
+-- indexes) and the tail. A raw row's UTC minute or hour is date_bin(...) from a
+-- UTC midnight: the same value as date_trunc(..., 'UTC'), 20 times cheaper. avg_processing_time_ms and avg_success_time_ms are a
 -- sum divided by a count, as avg() computes them; only the order of the float
 -- additions can differ (relative differences ~1e-14 measured at 10M rows).
 
@@ -71,7 +72,7 @@ begin
     return query
       select
         m.tags ->> 'queue',
-        date_trunc('hour', m."timestamp", 'UTC'),
+        date_bin(interval '1 hour', m."timestamp", timestamptz '2000-01-01 00:00+00'),
         count(*),
         sum(monitoring_internal.tag_count(m.tags, 'success_count'))::bigint,
         sum(monitoring_internal.tag_count(m.tags, 'error_count'))::bigint,
@@ -105,7 +106,7 @@ begin
     return query
       select
         m.tags ->> 'api',
-        date_trunc('hour', m."timestamp", 'UTC'),
+        date_bin(interval '1 hour', m."timestamp", timestamptz '2000-01-01 00:00+00'),
         count(*),
         count(*) filter (where m.tags ->> 'success' = 'true'),
         count(*) filter (where m.tags ->> 'success' = 'false'),
@@ -158,7 +159,7 @@ from (
   -- tail
   select
     m.tags ->> 'queue',
-    date_trunc('hour', m."timestamp", 'UTC'),
+    date_bin(interval '1 hour', m."timestamp", timestamptz '2000-01-01 00:00+00'),
     1::bigint,
     monitoring_internal.tag_count(m.tags, 'success_count')::bigint,
     monitoring_internal.tag_count(m.tags, 'error_count')::bigint,
@@ -168,16 +169,16 @@ from (
     m.metric_value
   from monitoring.pipeline_metrics as m
   where m.metric_name = 'queue_processing'
-    and m."timestamp" >= date_trunc('minute', now(), 'UTC') - interval '4 minutes'
-    and date_trunc('minute', m."timestamp", 'UTC')
+    and m."timestamp" >= date_trunc('minute', now(), 'UTC') - interval '1 minute'
+    and date_bin(interval '1 minute', m."timestamp", timestamptz '2000-01-01 00:00+00')
         not in (select t.minute from monitoring_internal.trusted_minutes as t)
-    and date_trunc('hour', m."timestamp", 'UTC')
+    and date_bin(interval '1 hour', m."timestamp", timestamptz '2000-01-01 00:00+00')
         not in (select t.hour from monitoring_internal.trusted_hours as t)
   union all
   -- rest
   select x.queue_name, x.hour, x.batches, x.success_count, x.error_count, x.messages, x.time_sum
   from monitoring_internal.queue_raw_stats(now() - interval '7 days',
-                                           date_trunc('minute', now(), 'UTC') - interval '4 minutes') as x
+                                           date_trunc('minute', now(), 'UTC') - interval '1 minute') as x
 ) as g
 group by g.queue_name, g.hour
 order by g.queue_name, g.hour desc;
@@ -221,7 +222,7 @@ from (
     -- tail
     select
       m.tags ->> 'api',
-      date_trunc('hour', m."timestamp", 'UTC'),
+      date_bin(interval '1 hour', m."timestamp", timestamptz '2000-01-01 00:00+00'),
       1::bigint,
       case when m.tags ->> 'success' = 'true' then 1 else 0 end::bigint,
       case when m.tags ->> 'success' = 'false' then 1 else 0 end::bigint,
@@ -229,16 +230,16 @@ from (
       array[m.metric_value]
     from monitoring.pipeline_metrics as m
     where m.metric_name = 'api_call'
-      and m."timestamp" >= date_trunc('minute', now(), 'UTC') - interval '4 minutes'
-      and date_trunc('minute', m."timestamp", 'UTC')
+      and m."timestamp" >= date_trunc('minute', now(), 'UTC') - interval '1 minute'
+      and date_bin(interval '1 minute', m."timestamp", timestamptz '2000-01-01 00:00+00')
           not in (select t.minute from monitoring_internal.trusted_minutes as t)
-      and date_trunc('hour', m."timestamp", 'UTC')
+      and date_bin(interval '1 hour', m."timestamp", timestamptz '2000-01-01 00:00+00')
           not in (select t.hour from monitoring_internal.trusted_hours as t)
     union all
     -- rest
     select y.api_name, y.hour, y.calls, y.successes, y.failures, y.success_time_sum, y.durations
     from monitoring_internal.api_raw_stats(now() - interval '7 days',
-                                           date_trunc('minute', now(), 'UTC') - interval '4 minutes') as y
+                                           date_trunc('minute', now(), 'UTC') - interval '1 minute') as y
   ) as x
   cross join lateral unnest(x.durations) with ordinality as d(v, i)
   group by x.api_name, x.hour
