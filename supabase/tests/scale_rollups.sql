@@ -1,0 +1,286 @@
+-- Rollups behind monitoring.queue_metrics, monitoring.api_metrics and the health
+-- check (supabase/migrations/20261127100100..100500): the count-tag reader, the
+-- change-tracking triggers, monitoring_internal.refresh_rollups(), and that the
+-- views stay exactly what their raw-row definition gives, before and after a
+-- refresh and after late inserts, updates and deletes. Test rows use their own
+-- queue and api names, so other data in the database does not matter; the
+-- health check is compared with a raw computation over the same snapshot.
+begin isolation level repeatable read;
+create extension if not exists pgtap with schema extensions;
+select plan(47);
+
+-- ------------------------------------------------------------ tag_count
+select is(monitoring_internal.tag_count('{"n": 5}', 'n'), 5, 'tag_count: a whole JSON number');
+select is(monitoring_internal.tag_count('{"n": 2.0}', 'n'), 2, 'tag_count: a whole float');
+select is(monitoring_internal.tag_count('{"n": " 7 "}', 'n'), 7, 'tag_count: a digit string with spaces');
+select is(monitoring_internal.tag_count('{"n": 3.5}', 'n'), null, 'tag_count: a fraction is ignored');
+select is(monitoring_internal.tag_count('{"n": -1}', 'n'), null, 'tag_count: a negative number is ignored');
+select is(monitoring_internal.tag_count('{"n": 1e30}', 'n'), null, 'tag_count: a huge number is ignored');
+select is(monitoring_internal.tag_count('{"n": "12345678901"}', 'n'), null, 'tag_count: 10+ digits are ignored');
+select is(monitoring_internal.tag_count('{"n": "abc"}', 'n'), null, 'tag_count: text is ignored');
+select is(monitoring_internal.tag_count('{"n": true}', 'n'), null, 'tag_count: a boolean is ignored');
+select is(monitoring_internal.tag_count('{"n": {"x": 1}}', 'n'), null, 'tag_count: an object is ignored');
+select is(monitoring_internal.tag_count('{}', 'n'), null, 'tag_count: a missing tag is NULL');
+
+-- ------------------------------------------------------------ test data
+-- h3: a complete hour 3 hours back; recent: minutes 10-20 minutes back; edge: the
+-- first minutes after now() - 7 days; plus rows outside the window and in the future.
+-- (settings, not a table: the queries below compare with values known at planning,
+-- so their index ranges stay narrow on a big table)
+do $$
+begin
+  perform set_config('pgtap_scale.h3', (date_trunc('hour', now(), 'UTC') - interval '3 hours')::text, true);
+  perform set_config('pgtap_scale.recent', (date_trunc('minute', now(), 'UTC') - interval '20 minutes')::text, true);
+  perform set_config('pgtap_scale.edge', (now() - interval '7 days')::text, true);
+end;
+$$;
+
+-- ------------------------------------------------------------ reference (the spec-shaped raw views)
+-- Restricted to the periods holding test rows, so it stays cheap on a big table.
+create temp view pgtap_ref_queue as
+select m.tags ->> 'queue' as queue_name, date_trunc('hour', m."timestamp", 'UTC') as hour,
+       count(*) as total_batches,
+       sum(monitoring_internal.tag_count(m.tags, 'success_count')) as success_count,
+       sum(monitoring_internal.tag_count(m.tags, 'error_count')) as error_count,
+       avg(m.metric_value) as avg_processing_time_ms,
+       sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
+                    monitoring_internal.tag_count(m.tags, 'success_count')
+                    + monitoring_internal.tag_count(m.tags, 'error_count'))) as total_messages_processed
+from monitoring.pipeline_metrics as m
+where m.metric_name = 'queue_processing' and m."timestamp" > now() - interval '7 days'
+  and m.tags ->> 'queue' like 'pgtap_scale_%'
+  and (m."timestamp" >= current_setting('pgtap_scale.h3')::timestamptz and m."timestamp" < current_setting('pgtap_scale.h3')::timestamptz + interval '1 hour'
+       or m."timestamp" >= current_setting('pgtap_scale.recent')::timestamptz and m."timestamp" < current_setting('pgtap_scale.recent')::timestamptz + interval '16 minutes'
+       or m."timestamp" > current_setting('pgtap_scale.edge')::timestamptz - interval '1 minute' and m."timestamp" < current_setting('pgtap_scale.edge')::timestamptz + interval '10 minutes'
+       or m."timestamp" > now() + interval '1 hour')
+group by 1, 2;
+
+create temp view pgtap_ref_api as
+select m.tags ->> 'api' as api_name, date_trunc('hour', m."timestamp", 'UTC') as hour,
+       count(*) as total_calls,
+       sum(case when m.tags ->> 'success' = 'true' then 1 else 0 end) as success_count,
+       sum(case when m.tags ->> 'success' = 'false' then 1 else 0 end) as error_count,
+       avg(case when m.tags ->> 'success' = 'true' then m.metric_value end) as avg_success_time_ms,
+       percentile_cont(0.95) within group (order by m.metric_value) as p95_time_ms
+from monitoring.pipeline_metrics as m
+where m.metric_name = 'api_call' and m."timestamp" > now() - interval '7 days'
+  and m.tags ->> 'api' like 'pgtap_scale_%'
+  and (m."timestamp" >= current_setting('pgtap_scale.h3')::timestamptz and m."timestamp" < current_setting('pgtap_scale.h3')::timestamptz + interval '1 hour'
+       or m."timestamp" >= current_setting('pgtap_scale.recent')::timestamptz and m."timestamp" < current_setting('pgtap_scale.recent')::timestamptz + interval '16 minutes')
+group by 1, 2;
+
+-- Rounded to 9 digits: a sum of rollups may add floats in another order than avg().
+create temp view pgtap_queue_diff as
+(select queue_name, hour, total_batches, success_count, error_count,
+        round(avg_processing_time_ms::numeric, 9), total_messages_processed
+ from monitoring.queue_metrics where queue_name like 'pgtap_scale_%'
+ except all
+ select queue_name, hour, total_batches, success_count, error_count,
+        round(avg_processing_time_ms::numeric, 9), total_messages_processed from pgtap_ref_queue)
+union all
+(select queue_name, hour, total_batches, success_count, error_count,
+        round(avg_processing_time_ms::numeric, 9), total_messages_processed from pgtap_ref_queue
+ except all
+ select queue_name, hour, total_batches, success_count, error_count,
+        round(avg_processing_time_ms::numeric, 9), total_messages_processed
+ from monitoring.queue_metrics where queue_name like 'pgtap_scale_%');
+
+create temp view pgtap_api_diff as
+(select api_name, hour, total_calls, success_count, error_count,
+        round(avg_success_time_ms::numeric, 9) as avg_ms, round(p95_time_ms::numeric, 9) as p95_ms
+ from monitoring.api_metrics where api_name like 'pgtap_scale_%'
+ except all
+ select api_name, hour, total_calls, success_count, error_count,
+        round(avg_success_time_ms::numeric, 9) as avg_ms, round(p95_time_ms::numeric, 9) as p95_ms from pgtap_ref_api)
+union all
+(select api_name, hour, total_calls, success_count, error_count,
+        round(avg_success_time_ms::numeric, 9) as avg_ms, round(p95_time_ms::numeric, 9) as p95_ms from pgtap_ref_api
+ except all
+ select api_name, hour, total_calls, success_count, error_count,
+        round(avg_success_time_ms::numeric, 9) as avg_ms, round(p95_time_ms::numeric, 9) as p95_ms
+ from monitoring.api_metrics where api_name like 'pgtap_scale_%');
+
+insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp")
+select 'queue_processing', 10 + g % 7 + g / 1000.0,
+       jsonb_build_object('queue', 'pgtap_scale_q' || (g % 2), 'success_count', g % 5, 'error_count', g % 3,
+                          'batch_size', case when g % 4 = 0 then null else (g % 5) + (g % 3) end),
+       current_setting('pgtap_scale.h3')::timestamptz + g * interval '17 seconds'
+from generate_series(1, 200) as g;
+insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp")
+select 'queue_processing', g, jsonb_build_object('queue', 'pgtap_scale_q1', 'success_count', 'x' || g),
+       current_setting('pgtap_scale.recent')::timestamptz + g * interval '5 seconds'
+from generate_series(1, 120) as g;
+insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp")
+select 'api_call', 1 + (g * 37) % 101,
+       jsonb_build_object('api', 'pgtap_scale_a' || (g % 2),
+                          'success', case g % 5 when 0 then 'false' when 1 then 'maybe' else 'true' end),
+       ts
+from generate_series(1, 300) as g,
+     lateral (values (current_setting('pgtap_scale.h3')::timestamptz + g * interval '11 seconds'), (current_setting('pgtap_scale.recent')::timestamptz + g * interval '3 seconds')) as v(ts);
+insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp")
+select 'queue_processing', 5, '{"queue": "pgtap_scale_q0", "success_count": 1}', ts
+from lateral (values (current_setting('pgtap_scale.edge')::timestamptz + interval '30 seconds'), (current_setting('pgtap_scale.edge')::timestamptz + interval '5 minutes'),
+                     (current_setting('pgtap_scale.edge')::timestamptz - interval '1 second'), (now() + interval '3 hours')) as v(ts);
+
+-- ------------------------------------------------------------ change tracking
+select ok(exists (select 1 from monitoring_internal.rollup_changes as c
+                  where c.minute = current_setting('pgtap_scale.h3')::timestamptz and c.xid = pg_current_xact_id()),
+  'an insert records the minutes it touched, with its transaction');
+select ok(not exists (select 1 from monitoring_internal.rollup_changes as c
+                      where c.minute < current_setting('pgtap_scale.edge')::timestamptz - interval '1 day' and c.xid = pg_current_xact_id()),
+  'rows beyond the 8-day reach are not recorded');
+insert into monitoring.pipeline_metrics (metric_name, metric_value, "timestamp")
+values ('pgtap_scale_other', 1, date_trunc('minute', now(), 'UTC') - interval '30 days' + interval '7 minutes');
+select is((select count(*)::integer from monitoring_internal.rollup_changes as c
+           where c.minute = date_trunc('minute', now(), 'UTC') - interval '30 days' + interval '7 minutes'), 0,
+  'metrics the views do not read are not recorded');
+
+select is((select count(*)::integer from pgtap_queue_diff), 0, 'queue_metrics equals its raw definition (nothing sealed)');
+select is((select count(*)::integer from pgtap_api_diff), 0, 'api_metrics equals its raw definition (nothing sealed)');
+
+-- ------------------------------------------------------------ refresh
+select throws_ok($$select monitoring_internal.refresh_rollups(-1)$$, '22023', null, 'a negative hour budget is rejected');
+select throws_ok($$select monitoring_internal.refresh_rollups(null)$$, '22023', null, 'a null hour budget is rejected');
+
+-- This transaction's own writes are never covered by a seal it makes (a writer
+-- sealing its own rows must not hide later ones). To see seals as a later
+-- reader would, the test's writes are made to look committed before the
+-- refresh: their change records go, and so do the seals they invalidated.
+delete from monitoring_internal.rollup_seals as s
+using monitoring_internal.rollup_changes as c
+where c.xid = pg_current_xact_id()
+  and ((s.kind = 'minute' and s.period_start = c.minute)
+    or (s.kind = 'hour' and s.period_start = date_trunc('hour', c.minute, 'UTC')));
+delete from monitoring_internal.rollup_changes where xid = pg_current_xact_id();
+create temp table pgtap_r1 on commit drop as select monitoring_internal.refresh_rollups(200) as r;
+select ok((select (r ->> 'hours_sealed')::integer >= 1 and (r ->> 'minutes_sealed')::integer >= 1 from pgtap_r1),
+  'a refresh seals complete hours and minutes');
+select ok(exists (select 1 from monitoring_internal.trusted_hours as h where h.hour = current_setting('pgtap_scale.h3')::timestamptz),
+  'the complete hour with data is sealed and trusted');
+select ok(exists (select 1 from monitoring_internal.trusted_minutes as m
+                  where m.minute = current_setting('pgtap_scale.recent')::timestamptz + interval '2 minutes'),
+  'a complete recent minute is sealed and trusted');
+select ok(not exists (select 1 from monitoring_internal.rollup_seals as s
+                      where s.period_start >= date_trunc('minute', now() - interval '1 minute', 'UTC')),
+  'the minute in progress and the one just ended are not sealed');
+select ok(exists (select 1 from monitoring_internal.trusted_minutes as m
+                  where m.minute = date_trunc('minute', current_setting('pgtap_scale.edge')::timestamptz, 'UTC') + interval '3 minutes'),
+  'minutes of the window''s first, partial hour are sealed');
+select results_eq(
+  $$select q.batches, q.success_count, q.error_count, q.messages from monitoring_internal.queue_hour_stats as q
+    where q.hour = current_setting('pgtap_scale.h3')::timestamptz and q.queue_name = 'pgtap_scale_q0'$$,
+  $$select count(*), sum(monitoring_internal.tag_count(m.tags, 'success_count'))::bigint,
+           sum(monitoring_internal.tag_count(m.tags, 'error_count'))::bigint,
+           sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
+                        monitoring_internal.tag_count(m.tags, 'success_count')
+                        + monitoring_internal.tag_count(m.tags, 'error_count')))::bigint
+    from monitoring.pipeline_metrics as m
+    where m.metric_name = 'queue_processing' and m.tags ->> 'queue' = 'pgtap_scale_q0'
+      and m."timestamp" >= current_setting('pgtap_scale.h3')::timestamptz and m."timestamp" < current_setting('pgtap_scale.h3')::timestamptz + interval '1 hour'$$,
+  'an hour rollup holds the hour''s counts');
+select is((select monitoring_internal.refresh_rollups(200) ->> 'hours_sealed'), '0',
+  'a second refresh finds nothing left to seal');
+
+select is((select count(*)::integer from pgtap_queue_diff), 0, 'queue_metrics equals its raw definition (sealed)');
+select is((select count(*)::integer from pgtap_api_diff), 0, 'api_metrics equals its raw definition (sealed)');
+
+-- The views really read the rollups: a tampered rollup shows through...
+update monitoring_internal.queue_hour_stats as q set batches = 999999
+where q.hour = current_setting('pgtap_scale.h3')::timestamptz and q.queue_name = 'pgtap_scale_q0';
+select is((select total_batches from monitoring.queue_metrics as v
+           where v.queue_name = 'pgtap_scale_q0' and v.hour = current_setting('pgtap_scale.h3')::timestamptz), 999999::bigint,
+  'queue_metrics takes a trusted hour from its rollup');
+-- (recent minutes come from the minute rollup, or from the hour's once it is complete)
+update monitoring_internal.api_minute_stats as a set calls = 888888
+where a.minute = current_setting('pgtap_scale.recent')::timestamptz + interval '2 minutes' and a.api_name = 'pgtap_scale_a0';
+update monitoring_internal.api_hour_stats as a set total_calls = 888888
+where a.hour = date_trunc('hour', current_setting('pgtap_scale.recent')::timestamptz + interval '2 minutes', 'UTC')
+  and a.api_name = 'pgtap_scale_a0';
+select ok((select total_calls >= 888888 from monitoring.api_metrics as v
+           where v.api_name = 'pgtap_scale_a0' and v.hour = date_trunc('hour', current_setting('pgtap_scale.recent')::timestamptz + interval '2 minutes', 'UTC')),
+  'api_metrics takes trusted periods from their rollups');
+
+-- ... until a late write touches the period: then its raw rows are read again.
+insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp")
+select 'queue_processing', 1000, '{"queue": "pgtap_scale_q0", "success_count": 4, "batch_size": 4}',
+       current_setting('pgtap_scale.h3')::timestamptz + interval '59 minutes';
+insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp")
+select 'api_call', 5000, '{"api": "pgtap_scale_a0", "success": "false"}', current_setting('pgtap_scale.recent')::timestamptz + interval '2 minutes 30 seconds';
+select is((select count(*)::integer from pgtap_queue_diff), 0, 'a late insert into a sealed hour shows at once (queue_metrics)');
+select is((select count(*)::integer from pgtap_api_diff), 0, 'a late insert into a sealed minute shows at once (api_metrics)');
+
+update monitoring.pipeline_metrics as m set metric_value = metric_value + 1
+where m.metric_name = 'api_call' and m.tags ->> 'api' = 'pgtap_scale_a1'
+  and m."timestamp" >= current_setting('pgtap_scale.h3')::timestamptz and m."timestamp" < current_setting('pgtap_scale.h3')::timestamptz + interval '10 minutes';
+update monitoring.pipeline_metrics as m set "timestamp" = current_setting('pgtap_scale.recent')::timestamptz + interval '1 minute'
+where m.metric_name = 'queue_processing' and m.tags ->> 'queue' = 'pgtap_scale_q1'
+  and m."timestamp" >= current_setting('pgtap_scale.h3')::timestamptz and m."timestamp" < current_setting('pgtap_scale.h3')::timestamptz + interval '5 minutes';
+select is((select count(*)::integer from pgtap_queue_diff), 0, 'an update moving rows between periods shows at once');
+select is((select count(*)::integer from pgtap_api_diff), 0, 'an update of values shows at once');
+
+delete from monitoring.pipeline_metrics as m
+where m.metric_name = 'queue_processing' and m.tags ->> 'queue' = 'pgtap_scale_q1'
+  and m."timestamp" >= current_setting('pgtap_scale.recent')::timestamptz and m."timestamp" < current_setting('pgtap_scale.recent')::timestamptz + interval '3 minutes';
+select is((select count(*)::integer from pgtap_queue_diff), 0, 'a delete shows at once');
+select ok(exists (select 1 from monitoring_internal.rollup_changes as c
+                  where c.minute = current_setting('pgtap_scale.recent')::timestamptz + interval '1 minute' and c.xid = pg_current_xact_id()),
+  'updates and deletes record the minutes they touched');
+
+-- A refresh re-seals the touched periods from current data (the tampering is gone).
+select is((select monitoring_internal.refresh_rollups(200) ->> 'hours_sealed')::integer >= 1, true,
+  'a refresh re-seals hours a write made untrusted');
+select results_eq(
+  $$select q.batches from monitoring_internal.queue_hour_stats as q
+    where q.hour = current_setting('pgtap_scale.h3')::timestamptz and q.queue_name = 'pgtap_scale_q0'$$,
+  $$select count(*) from monitoring.pipeline_metrics as m
+    where m.metric_name = 'queue_processing' and m.tags ->> 'queue' = 'pgtap_scale_q0'
+      and m."timestamp" >= current_setting('pgtap_scale.h3')::timestamptz and m."timestamp" < current_setting('pgtap_scale.h3')::timestamptz + interval '1 hour'$$,
+  'the re-sealed rollup counts the late row');
+select is((select count(*)::integer from pgtap_queue_diff), 0, 'queue_metrics equals its raw definition (re-sealed)');
+select is((select count(*)::integer from pgtap_api_diff), 0, 'api_metrics equals its raw definition (re-sealed)');
+
+-- Rows outside the window are never counted; rows timestamped in the future are, as in the spec.
+select ok(exists (select 1 from monitoring.queue_metrics where queue_name = 'pgtap_scale_q0'
+                  and hour = date_trunc('hour', now() + interval '3 hours', 'UTC')),
+  'a row timestamped in the future is shown, as the raw definition does');
+
+-- ------------------------------------------------------------ health
+-- The same counts as a raw computation over the window (this transaction's snapshot).
+create temp table pgtap_health on commit drop as select public.get_system_health() as h;
+create temp table pgtap_raw_health on commit drop as
+select
+  count(*) filter (where m.metric_name = 'queue_processing') as total_batches,
+  coalesce(sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
+                        monitoring_internal.tag_count(m.tags, 'success_count')
+                        + monitoring_internal.tag_count(m.tags, 'error_count')))
+           filter (where m.metric_name = 'queue_processing'), 0) as messages,
+  count(*) filter (where m.metric_name = 'api_call') as api_calls
+from monitoring.pipeline_metrics as m, monitoring.health_thresholds as th
+where th.setting = 'processing_window_minutes'
+  and m.metric_name in ('queue_processing', 'api_call')
+  and m."timestamp" >= now() - make_interval(secs => th.value * 60)
+  and m."timestamp" <= now();
+select is((select (h -> 'processing_health' ->> 'total_batches')::bigint from pgtap_health),
+          (select total_batches from pgtap_raw_health), 'health: total_batches as from raw rows');
+select is((select (h -> 'processing_health' ->> 'messages_processed')::bigint from pgtap_health),
+          (select messages from pgtap_raw_health), 'health: messages_processed as from raw rows');
+select is((select (h -> 'processing_health' ->> 'api_calls')::bigint from pgtap_health),
+          (select api_calls from pgtap_raw_health), 'health: api_calls as from raw rows');
+
+-- ------------------------------------------------------------ pruning
+insert into monitoring_internal.rollup_seals (kind, period_start, snap, sealed_by)
+values ('hour', date_trunc('hour', now() - interval '9 days', 'UTC'), pg_current_snapshot(), pg_current_xact_id());
+select ok((select (monitoring_internal.refresh_rollups(0) ->> 'seals_pruned')::integer >= 1),
+  'a refresh prunes seals older than 8 days');
+select ok(not exists (select 1 from monitoring_internal.rollup_seals
+                      where period_start < now() - interval '8 days'), 'and none is left');
+
+-- ------------------------------------------------------------ access
+select ok(not has_schema_privilege('anon', 'monitoring_internal', 'usage')
+          and not has_schema_privilege('authenticated', 'monitoring_internal', 'usage'),
+  'anon and authenticated cannot enter monitoring_internal');
+select ok(not has_function_privilege('service_role', 'monitoring_internal.track_metric_inserts()', 'execute'),
+  'nobody but the owner executes the trigger functions');
+
+select * from finish();
+rollback;
