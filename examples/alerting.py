@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from datetime import UTC, datetime
 
 from supabase_monitoring import HealthStatus, MonitoringClient, SystemHealth
-from supabase_monitoring._transport import SyncTransport
 from supabase_monitoring.alerting import (
     Alert,
     AlertEngine,
@@ -74,14 +72,9 @@ def main() -> int:
         print(f"checkSystemHealth -> {health.overall_status.value}")
 
         # Part 2: deduplicated alerting with resolution notices.
-        transport = SyncTransport.connect(
-            os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"]
-        )
-        try:
-            engine = AlertEngine(default_rules(), notifiers, PostgrestAlertStore(transport))
-            result = engine.run_once(gather_inputs(client))
-        finally:
-            transport.close()
+        store = PostgrestAlertStore.from_client(client)
+        engine = AlertEngine(default_rules(), notifiers, store)
+        result = engine.run_once(gather_inputs(client))
     for alert in result.active:
         print(f"active: {alert.severity.value:<8} {alert.key}")
     for sent in result.sent:

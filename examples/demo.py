@@ -25,9 +25,7 @@ from report import write_reports
 from simulated_worker import Summary, run_simulation
 
 from supabase_monitoring import HealthStatus, MonitoringClient, MonitoringError
-from supabase_monitoring._cli.aggregate import PERIODS, aggregate_once
 from supabase_monitoring._cli.health import render_health
-from supabase_monitoring._transport import SyncTransport
 from supabase_monitoring.alerting import (
     Alert,
     AlertEngine,
@@ -58,25 +56,21 @@ def main() -> int:
     seconds = float(os.environ.get("DEMO_SECONDS", "15"))
     try:
         client = MonitoringClient.from_env(strict=True)
-        transport = SyncTransport.connect(
-            os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"]
-        )
-    except (MonitoringError, KeyError) as exc:
+    except MonitoringError as exc:
         print(
             f"demo: cannot connect: {exc} (is the stack up? `make stack deploy`)", file=sys.stderr
         )
         return 1
     try:
-        return run(client, transport, seconds)
+        return run(client, seconds)
     except MonitoringError as exc:
         print(f"demo: failed: {exc}", file=sys.stderr)
         return 1
     finally:
         client.close()
-        transport.close()
 
 
-def run(client: MonitoringClient, transport: SyncTransport, seconds: float) -> int:
+def run(client: MonitoringClient, seconds: float) -> int:
     step(f"1. Simulated pipeline worker ({seconds:.0f} s, plus 6 back-dated hours)")
 
     def tick(s: Summary) -> None:
@@ -90,8 +84,8 @@ def run(client: MonitoringClient, transport: SyncTransport, seconds: float) -> i
     print(f"  label-sync got stuck; critical issue logged: {', '.join(summary.issues) or 'none'}")
 
     step("2. Aggregation (monitoring.aggregate_metrics)")
-    for period in PERIODS:
-        print(f"  {period:<7} {aggregate_once(transport, period)} rollup rows written")
+    for period in ("hourly", "daily", "weekly"):
+        print(f"  {period:<7} {client.aggregate_metrics(period)} rollup rows written")
 
     step("3. System health (get_system_health)")
     health = client.get_system_health()
@@ -109,7 +103,7 @@ def run(client: MonitoringClient, transport: SyncTransport, seconds: float) -> i
         engine = AlertEngine(
             default_rules(),
             [LogNotifier(), hook],
-            PostgrestAlertStore(transport),
+            PostgrestAlertStore.from_client(client),
             cooldown=timedelta(seconds=30),
         )
         result = engine.run_once(gather_inputs(client))

@@ -13,12 +13,15 @@ from ._batching import BatchingConfig, BatchingSink
 from ._client_base import RecordingMixin
 from ._config import env_credentials, env_disabled, safe_url
 from ._queries import (
+    AGGREGATE_FUNCTION,
     HEALTH_FUNCTION,
     Select,
+    aggregate_params,
     aggregated_metrics_query,
     api_metrics_query,
     open_issues_query,
     parse_health,
+    parse_row_count,
     parse_rows,
     queue_metrics_query,
     resolve_issue_update,
@@ -246,6 +249,18 @@ class MonitoringClient(RecordingMixin):
                 return SystemHealth.unknown(str(exc))
             logger.exception("system health check failed unexpectedly")
             return SystemHealth.unknown(f"unexpected {type(exc).__name__}")
+
+    def aggregate_metrics(self, period: str = "hourly") -> int:
+        """Run ``monitoring.aggregate_metrics(period)`` now: every complete period not
+        yet aggregated (missed cron runs included); returns the rollup rows written.
+
+        Idempotent, so it is retried like a read; always raises on failure.
+        """
+        params = aggregate_params(period)
+        if self._disabled:
+            return 0
+        data = self._retried(lambda t: t.rpc(AGGREGATE_FUNCTION, params, schema="monitoring"))
+        return parse_row_count(data)
 
     def resolve_worker_issue(
         self,

@@ -50,8 +50,9 @@ __all__ = [
 ]
 
 HEALTH_FUNCTION = "get_system_health"
-MAX_LIMIT = 10_000
+AGGREGATE_FUNCTION = "aggregate_metrics"  # in the monitoring schema
 PERIODS = ("hourly", "daily", "weekly")
+MAX_LIMIT = 10_000
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -191,3 +192,17 @@ def parse_health(data: object, secrets: Sequence[str] = ()) -> SystemHealth:
         raise InvalidResponseError(
             f"{HEALTH_FUNCTION}() did not return a health document (got {got}): {_first_error(exc)}"
         ) from None
+
+
+def aggregate_params(period: object) -> dict[str, Any]:
+    """RPC parameters of ``monitoring.aggregate_metrics``; the period is checked first."""
+    if period not in PERIODS:
+        raise InvalidInputError(f"period must be one of {', '.join(PERIODS)}; got {period!r}")
+    return {"p_period": period}
+
+
+def parse_row_count(data: object) -> int:
+    """The integer an aggregation RPC returns; anything else breaks the contract."""
+    if isinstance(data, bool) or not isinstance(data, int):
+        raise InvalidResponseError(f"aggregate_metrics returned {type(data).__name__}, not a count")
+    return data

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._retry import RetryPolicy, call_with_retry
 from .._tables import MONITORING_EVENTS, TableRef
-from ..errors import InvalidResponseError
+from ..errors import ConfigurationError, InvalidResponseError
 from .state import (
     ALERT_DELIVERY_FAILED,
     STATE_EVENT_TYPES,
@@ -18,6 +18,9 @@ from .state import (
     delivery_failure_id,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from .._client import MonitoringClient
 
 logger = logging.getLogger("supabase_monitoring.alerting")
 
@@ -61,6 +64,16 @@ class PostgrestAlertStore:
         self._horizon = horizon
         self._max_events = max_events
         self._retry = retry or RetryPolicy()
+
+    @classmethod
+    def from_client(cls, client: MonitoringClient, **options: Any) -> PostgrestAlertStore:
+        """A store on the connection of ``client`` (which owns and closes it)."""
+        transport = client._transport
+        if transport is None:
+            raise ConfigurationError(
+                "the client has no database connection (disabled, or built from a sink only)"
+            )
+        return cls(transport, **options)
 
     def load_tips(self) -> dict[str, StateEvent]:
         since = (utcnow() - self._horizon).isoformat()
