@@ -17,6 +17,8 @@ from typing import Any
 import psycopg
 
 Params = Sequence[Any] | Mapping[str, Any] | None
+WRITER_API = "bench-writer"
+WRITER_TAGS = '{"api": "bench-writer", "success": "true"}'
 Row = tuple[Any, ...]
 
 KEY_NODE = re.compile(
@@ -142,7 +144,8 @@ class Writer:
 
     Same statement shape as the SDK's bulk upsert (ON CONFLICT (id) DO NOTHING),
     straight over psycopg so PostgREST's own latency does not blur the figure.
-    Its rows use metric_name 'bench_writer', which no view or health check reads.
+    Its rows are api_call metrics (so every trigger on the table does its full
+    work) of the api WRITER_API, which the benchmark deletes afterwards.
     """
 
     db_url: str
@@ -183,9 +186,9 @@ class Writer:
                 ids = [_uuid7(now) for _ in range(self.batch)]
                 params = (
                     ids,
-                    ["bench_writer"] * self.batch,
+                    ["api_call"] * self.batch,
                     [float(k % 97) for _ in range(self.batch)],
-                    ['{"api": "bench", "success": "true"}'] * self.batch,
+                    [WRITER_TAGS] * self.batch,
                     [now] * self.batch,
                 )
                 started = time.perf_counter()
