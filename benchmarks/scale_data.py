@@ -30,7 +30,7 @@ QUEUES = [
 ]
 APIS = ["spotify", "musicbrainz", "discogs", "lastfm", "youtube"]
 WORKERS = ["worker-a", "worker-b", "worker-c", "worker-d"]
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 200_000
 LOAD_EVENT = "sql_scale_load"  # event recording a load's shape, so later runs know it
 
 
