@@ -31,28 +31,47 @@ comment on schema monitoring_internal is
 revoke all on schema monitoring_internal from public, anon, authenticated;
 grant usage on schema monitoring_internal to service_role;
 
--- ---------------------------------------------------------------- count tags
--- The views' and health check's reading of a count tag (success_count,
--- error_count, batch_size), as defined in 20261127000600_monitoring_views.sql:
--- a JSON number that is a whole number in 0..2147483647, or a string of up to 9
--- digits; anything else is NULL. An SQL-standard body is parsed once, here, so it
--- does not depend on the caller's search_path, and it is inlined into the
--- calling query (no function call per row).
-create or replace function monitoring_internal.tag_count(p_tags jsonb, p_key text)
-returns integer
-language sql
-immutable
-parallel safe
-return case jsonb_typeof(p_tags -> p_key)
-  when 'number' then case when (p_tags -> p_key)::numeric between 0 and 2147483647
-                           and (p_tags -> p_key)::numeric = trunc((p_tags -> p_key)::numeric)
-                          then (p_tags -> p_key)::integer end
-  when 'string' then case when (p_tags ->> p_key) ~ '^\s*[0-9]{1,9}\s*$'
-                          then (p_tags ->> p_key)::integer end
-end;
+-- ---------------------------------------------------------------- parsed metrics
+-- pipeline_metrics with its count tags read as the views and the health check
+-- read them (20261127000600_monitoring_views.sql): a JSON number that is a whole
+-- number in 0..2147483647, or a string of up to 9 digits; anything else is NULL.
+-- messages is batch_size, else success_count + error_count. One definition for
+-- every reader below; a view, so the planner inlines it (no function call per
+-- row) and computes only the columns a query uses.
+create or replace view monitoring_internal.parsed_metrics
+with (security_invoker = true)
+as
+select m.id, m.metric_name, m.metric_value, m.tags, m."timestamp", m.created_at,
+       c.success_count, c.error_count, c.batch_size,
+       coalesce(c.batch_size, c.success_count + c.error_count) as messages
+from monitoring.pipeline_metrics as m
+cross join lateral (
+  select
+    case jsonb_typeof(m.tags -> 'success_count')
+      when 'number' then case when (m.tags -> 'success_count')::numeric between 0 and 2147483647
+                               and (m.tags -> 'success_count')::numeric = trunc((m.tags -> 'success_count')::numeric)
+                              then (m.tags -> 'success_count')::integer end
+      when 'string' then case when (m.tags ->> 'success_count') ~ '^\s*[0-9]{1,9}\s*$'
+                              then (m.tags ->> 'success_count')::integer end
+    end as success_count,
+    case jsonb_typeof(m.tags -> 'error_count')
+      when 'number' then case when (m.tags -> 'error_count')::numeric between 0 and 2147483647
+                               and (m.tags -> 'error_count')::numeric = trunc((m.tags -> 'error_count')::numeric)
+                              then (m.tags -> 'error_count')::integer end
+      when 'string' then case when (m.tags ->> 'error_count') ~ '^\s*[0-9]{1,9}\s*$'
+                              then (m.tags ->> 'error_count')::integer end
+    end as error_count,
+    case jsonb_typeof(m.tags -> 'batch_size')
+      when 'number' then case when (m.tags -> 'batch_size')::numeric between 0 and 2147483647
+                               and (m.tags -> 'batch_size')::numeric = trunc((m.tags -> 'batch_size')::numeric)
+                              then (m.tags -> 'batch_size')::integer end
+      when 'string' then case when (m.tags ->> 'batch_size') ~ '^\s*[0-9]{1,9}\s*$'
+                              then (m.tags ->> 'batch_size')::integer end
+    end as batch_size
+) as c;
 
-comment on function monitoring_internal.tag_count(jsonb, text) is
-  'A count tag as the views read it: whole JSON number in 0..2^31-1 or a string of up to 9 digits, else NULL.';
+comment on view monitoring_internal.parsed_metrics is
+  'pipeline_metrics with count tags parsed as the views read them (malformed values are NULL).';
 
 -- ---------------------------------------------------------------- seals and changes
 create table monitoring_internal.rollup_seals (
@@ -79,6 +98,7 @@ comment on table monitoring_internal.rollup_changes is
 -- queue_processing per queue: the additive parts of monitoring.queue_metrics and
 -- of the health check (avg = time_sum / batches).
 create table monitoring_internal.queue_minute_stats (
+  id            bigint generated always as identity primary key,
   minute        timestamptz      not null,
   hour          timestamptz      not null,
   queue_name    text,
@@ -92,6 +112,7 @@ create index queue_minute_stats_minute_idx on monitoring_internal.queue_minute_s
 create index queue_minute_stats_hour_idx on monitoring_internal.queue_minute_stats (hour);
 
 create table monitoring_internal.queue_hour_stats (
+  id            bigint generated always as identity primary key,
   hour          timestamptz      not null,
   queue_name    text,
   batches       bigint           not null,
@@ -105,6 +126,7 @@ create index queue_hour_stats_hour_idx on monitoring_internal.queue_hour_stats (
 -- api_call per api: counts for the view and the health check, and each
 -- minute's call durations for the p95 of the hour in progress.
 create table monitoring_internal.api_minute_stats (
+  id               bigint generated always as identity primary key,
   minute           timestamptz        not null,
   hour             timestamptz        not null,
   api_name         text,
@@ -119,6 +141,7 @@ create index api_minute_stats_hour_idx on monitoring_internal.api_minute_stats (
 
 -- A complete hour of monitoring.api_metrics, as the view computes it from raw rows.
 create table monitoring_internal.api_hour_stats (
+  id               bigint generated always as identity primary key,
   hour                timestamptz      not null,
   api_name            text,
   total_calls         bigint           not null,
@@ -177,7 +200,5 @@ create policy api_hour_stats_service_role_read on monitoring_internal.api_hour_s
   as permissive for select to service_role using (true);
 
 revoke all on all tables in schema monitoring_internal from public, anon, authenticated, service_role;
-revoke all on function monitoring_internal.tag_count(jsonb, text) from public, anon, authenticated;
 -- Readers of the (security_invoker) views need these; writing stays with the owner.
 grant select on all tables in schema monitoring_internal to service_role;
-grant execute on function monitoring_internal.tag_count(jsonb, text) to service_role;

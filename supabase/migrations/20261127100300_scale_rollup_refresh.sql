@@ -19,7 +19,7 @@
 -- returns at once, and nothing here takes a lock a writer waits for.
 --
 -- The rollup rows use the views' own definitions: counts through
--- monitoring_internal.tag_count, success by the text of tags->>'success',
+-- monitoring_internal.parsed_metrics, success by the text of tags->>'success',
 -- UTC hours, p95 with percentile_cont.
 
 create or replace function monitoring_internal.refresh_rollups(p_max_hours integer default 24)
@@ -97,13 +97,11 @@ begin
         select
           m.tags ->> 'queue' as queue_name,
           count(*) as batches,
-          sum(monitoring_internal.tag_count(m.tags, 'success_count')) as success_count,
-          sum(monitoring_internal.tag_count(m.tags, 'error_count')) as error_count,
-          sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-                       monitoring_internal.tag_count(m.tags, 'success_count')
-                       + monitoring_internal.tag_count(m.tags, 'error_count'))) as messages,
+          sum(m.success_count) as success_count,
+          sum(m.error_count) as error_count,
+          sum(m.messages) as messages,
           sum(m.metric_value) as time_sum
-        from monitoring.pipeline_metrics as m
+        from monitoring_internal.parsed_metrics as m
         where m.metric_name = 'queue_processing'
           and m."timestamp" >= h.h
           and m."timestamp" < h.h + interval '1 hour'
@@ -171,13 +169,11 @@ begin
         select
           m.tags ->> 'queue' as queue_name,
           count(*) as batches,
-          sum(monitoring_internal.tag_count(m.tags, 'success_count')) as success_count,
-          sum(monitoring_internal.tag_count(m.tags, 'error_count')) as error_count,
-          sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-                       monitoring_internal.tag_count(m.tags, 'success_count')
-                       + monitoring_internal.tag_count(m.tags, 'error_count'))) as messages,
+          sum(m.success_count) as success_count,
+          sum(m.error_count) as error_count,
+          sum(m.messages) as messages,
           sum(m.metric_value) as time_sum
-        from monitoring.pipeline_metrics as m
+        from monitoring_internal.parsed_metrics as m
         where m.metric_name = 'queue_processing'
           and m."timestamp" >= u.m
           and m."timestamp" < u.m + interval '1 minute'

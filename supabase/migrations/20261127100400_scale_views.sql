@@ -74,13 +74,11 @@ begin
         m.tags ->> 'queue',
         date_bin(interval '1 hour', m."timestamp", timestamptz '2000-01-01 00:00+00'),
         count(*),
-        sum(monitoring_internal.tag_count(m.tags, 'success_count'))::bigint,
-        sum(monitoring_internal.tag_count(m.tags, 'error_count'))::bigint,
-        sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-                     monitoring_internal.tag_count(m.tags, 'success_count')
-                     + monitoring_internal.tag_count(m.tags, 'error_count')))::bigint,
+        sum(m.success_count)::bigint,
+        sum(m.error_count)::bigint,
+        sum(m.messages)::bigint,
         sum(m.metric_value)
-      from monitoring.pipeline_metrics as m
+      from monitoring_internal.parsed_metrics as m
       where m.metric_name = 'queue_processing'
         and m."timestamp" >= r.lo
         and m."timestamp" < r.hi
@@ -161,13 +159,11 @@ from (
     m.tags ->> 'queue',
     date_bin(interval '1 hour', m."timestamp", timestamptz '2000-01-01 00:00+00'),
     1::bigint,
-    monitoring_internal.tag_count(m.tags, 'success_count')::bigint,
-    monitoring_internal.tag_count(m.tags, 'error_count')::bigint,
-    coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-             monitoring_internal.tag_count(m.tags, 'success_count')
-             + monitoring_internal.tag_count(m.tags, 'error_count'))::bigint,
+    m.success_count::bigint,
+    m.error_count::bigint,
+    m.messages::bigint,
     m.metric_value
-  from monitoring.pipeline_metrics as m
+  from monitoring_internal.parsed_metrics as m
   where m.metric_name = 'queue_processing'
     and m."timestamp" >= date_trunc('minute', now(), 'UTC') - interval '1 minute'
     and date_bin(interval '1 minute', m."timestamp", timestamptz '2000-01-01 00:00+00')

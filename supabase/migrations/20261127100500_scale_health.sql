@@ -43,18 +43,16 @@ begin
     return query
       select
         count(*) filter (where m.metric_name = 'queue_processing'),
-        sum(monitoring_internal.tag_count(m.tags, 'success_count'))
+        sum(m.success_count)
           filter (where m.metric_name = 'queue_processing')::bigint,
-        sum(monitoring_internal.tag_count(m.tags, 'error_count'))
+        sum(m.error_count)
           filter (where m.metric_name = 'queue_processing')::bigint,
-        sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-                     monitoring_internal.tag_count(m.tags, 'success_count')
-                     + monitoring_internal.tag_count(m.tags, 'error_count')))
+        sum(m.messages)
           filter (where m.metric_name = 'queue_processing')::bigint,
         count(*) filter (where m.metric_name = 'api_call'),
         count(*) filter (where m.metric_name = 'api_call' and m.tags ->> 'success' = 'false'),
         count(*) filter (where m.metric_name = 'api_call' and m.tags ->> 'success' in ('true', 'false'))
-      from monitoring.pipeline_metrics as m
+      from monitoring_internal.parsed_metrics as m
       where m.metric_name in ('queue_processing', 'api_call')
         and m."timestamp" >= r.lo
         and m."timestamp" < r.hi
@@ -176,17 +174,15 @@ begin
     select
       (m.metric_name = 'queue_processing')::integer,
       case when m.metric_name = 'queue_processing'
-           then monitoring_internal.tag_count(m.tags, 'success_count') end,
+           then m.success_count end,
       case when m.metric_name = 'queue_processing'
-           then monitoring_internal.tag_count(m.tags, 'error_count') end,
+           then m.error_count end,
       case when m.metric_name = 'queue_processing'
-           then coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-                         monitoring_internal.tag_count(m.tags, 'success_count')
-                         + monitoring_internal.tag_count(m.tags, 'error_count')) end,
+           then m.messages end,
       (m.metric_name = 'api_call')::integer,
       (m.metric_name = 'api_call' and m.tags ->> 'success' = 'false')::integer,
       (m.metric_name = 'api_call' and m.tags ->> 'success' in ('true', 'false'))::integer
-    from monitoring.pipeline_metrics as m
+    from monitoring_internal.parsed_metrics as m
     where m.metric_name in ('queue_processing', 'api_call')
       and m."timestamp" >= greatest(v_split, v_from)
       and m."timestamp" <= v_now

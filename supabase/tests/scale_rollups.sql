@@ -1,5 +1,5 @@
 -- Rollups behind monitoring.queue_metrics, monitoring.api_metrics and the health
--- check (supabase/migrations/20261127100100..100500): the count-tag reader, the
+-- check (supabase/migrations/20261127100100..100500): the count-tag reading, the
 -- change-tracking triggers, monitoring_internal.refresh_rollups(), and that the
 -- views stay exactly what their raw-row definition gives, before and after a
 -- refresh and after late inserts, updates and deletes. Test rows use their own
@@ -7,20 +7,25 @@
 -- health check is compared with a raw computation over the same snapshot.
 begin isolation level repeatable read;
 create extension if not exists pgtap with schema extensions;
-select plan(47);
+select plan(37);
 
--- ------------------------------------------------------------ tag_count
-select is(monitoring_internal.tag_count('{"n": 5}', 'n'), 5, 'tag_count: a whole JSON number');
-select is(monitoring_internal.tag_count('{"n": 2.0}', 'n'), 2, 'tag_count: a whole float');
-select is(monitoring_internal.tag_count('{"n": " 7 "}', 'n'), 7, 'tag_count: a digit string with spaces');
-select is(monitoring_internal.tag_count('{"n": 3.5}', 'n'), null, 'tag_count: a fraction is ignored');
-select is(monitoring_internal.tag_count('{"n": -1}', 'n'), null, 'tag_count: a negative number is ignored');
-select is(monitoring_internal.tag_count('{"n": 1e30}', 'n'), null, 'tag_count: a huge number is ignored');
-select is(monitoring_internal.tag_count('{"n": "12345678901"}', 'n'), null, 'tag_count: 10+ digits are ignored');
-select is(monitoring_internal.tag_count('{"n": "abc"}', 'n'), null, 'tag_count: text is ignored');
-select is(monitoring_internal.tag_count('{"n": true}', 'n'), null, 'tag_count: a boolean is ignored');
-select is(monitoring_internal.tag_count('{"n": {"x": 1}}', 'n'), null, 'tag_count: an object is ignored');
-select is(monitoring_internal.tag_count('{}', 'n'), null, 'tag_count: a missing tag is NULL');
+-- ------------------------------------------------------------ parsed count tags
+insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp")
+select 'pgtap_scale_parse', v.k, v.tags, timestamptz '2001-01-01 00:00+00' + v.k * interval '1 second'
+from (values
+  (1,  '{"success_count": 5, "error_count": 1}'::jsonb), (2, '{"success_count": 2.0}'),
+  (3,  '{"success_count": " 7 "}'), (4, '{"success_count": 3.5}'), (5, '{"success_count": -1}'),
+  (6,  '{"success_count": 1e30}'), (7, '{"success_count": "12345678901"}'), (8, '{"success_count": "abc"}'),
+  (9,  '{"success_count": true}'), (10, '{"success_count": {"x": 1}}'), (11, '{}'),
+  (12, '{"success_count": 4, "error_count": 1, "batch_size": 9}')
+) as v(k, tags);
+select results_eq(
+  $$select success_count, messages from monitoring_internal.parsed_metrics
+    where metric_name = 'pgtap_scale_parse' order by metric_value$$,
+  $$values (5, 6), (2, null), (7, null), (null::integer, null::integer), (null, null), (null, null),
+           (null, null), (null, null), (null, null), (null, null), (null, null), (4, 9)$$,
+  'parsed_metrics reads count tags as the views do: whole numbers in range and short digit strings '
+  'count, anything else is NULL; messages is batch_size, else success_count + error_count');
 
 -- ------------------------------------------------------------ test data
 -- h3: a complete hour 3 hours back; recent: minutes 10-20 minutes back; edge: the
@@ -40,13 +45,11 @@ $$;
 create temp view pgtap_ref_queue as
 select m.tags ->> 'queue' as queue_name, date_trunc('hour', m."timestamp", 'UTC') as hour,
        count(*) as total_batches,
-       sum(monitoring_internal.tag_count(m.tags, 'success_count')) as success_count,
-       sum(monitoring_internal.tag_count(m.tags, 'error_count')) as error_count,
+       sum(m.success_count) as success_count,
+       sum(m.error_count) as error_count,
        avg(m.metric_value) as avg_processing_time_ms,
-       sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-                    monitoring_internal.tag_count(m.tags, 'success_count')
-                    + monitoring_internal.tag_count(m.tags, 'error_count'))) as total_messages_processed
-from monitoring.pipeline_metrics as m
+       sum(m.messages) as total_messages_processed
+from monitoring_internal.parsed_metrics as m
 where m.metric_name = 'queue_processing' and m."timestamp" > now() - interval '7 days'
   and m.tags ->> 'queue' like 'pgtap_scale_%'
   and (m."timestamp" >= current_setting('pgtap_scale.h3')::timestamptz and m."timestamp" < current_setting('pgtap_scale.h3')::timestamptz + interval '1 hour'
@@ -169,12 +172,8 @@ select ok(exists (select 1 from monitoring_internal.trusted_minutes as m
 select results_eq(
   $$select q.batches, q.success_count, q.error_count, q.messages from monitoring_internal.queue_hour_stats as q
     where q.hour = current_setting('pgtap_scale.h3')::timestamptz and q.queue_name = 'pgtap_scale_q0'$$,
-  $$select count(*), sum(monitoring_internal.tag_count(m.tags, 'success_count'))::bigint,
-           sum(monitoring_internal.tag_count(m.tags, 'error_count'))::bigint,
-           sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-                        monitoring_internal.tag_count(m.tags, 'success_count')
-                        + monitoring_internal.tag_count(m.tags, 'error_count')))::bigint
-    from monitoring.pipeline_metrics as m
+  $$select count(*), sum(m.success_count)::bigint, sum(m.error_count)::bigint, sum(m.messages)::bigint
+    from monitoring_internal.parsed_metrics as m
     where m.metric_name = 'queue_processing' and m.tags ->> 'queue' = 'pgtap_scale_q0'
       and m."timestamp" >= current_setting('pgtap_scale.h3')::timestamptz and m."timestamp" < current_setting('pgtap_scale.h3')::timestamptz + interval '1 hour'$$,
   'an hour rollup holds the hour''s counts');
@@ -250,12 +249,9 @@ create temp table pgtap_health on commit drop as select public.get_system_health
 create temp table pgtap_raw_health on commit drop as
 select
   count(*) filter (where m.metric_name = 'queue_processing') as total_batches,
-  coalesce(sum(coalesce(monitoring_internal.tag_count(m.tags, 'batch_size'),
-                        monitoring_internal.tag_count(m.tags, 'success_count')
-                        + monitoring_internal.tag_count(m.tags, 'error_count')))
-           filter (where m.metric_name = 'queue_processing'), 0) as messages,
+  coalesce(sum(m.messages) filter (where m.metric_name = 'queue_processing'), 0) as messages,
   count(*) filter (where m.metric_name = 'api_call') as api_calls
-from monitoring.pipeline_metrics as m, monitoring.health_thresholds as th
+from monitoring_internal.parsed_metrics as m, monitoring.health_thresholds as th
 where th.setting = 'processing_window_minutes'
   and m.metric_name in ('queue_processing', 'api_call')
   and m."timestamp" >= now() - make_interval(secs => th.value * 60)
