@@ -218,6 +218,32 @@ class _BufferCore(Generic[T]):
         cap = min(self.config.retry_max, self.config.retry_initial * (2 ** min(attempt, 30)))
         return random.uniform(cap / 2, cap)
 
+    def after_failure(self, table: T, rows: Batch, exc: Exception, attempt: int) -> float | int:
+        """What a flusher does after a failed write, and the bookkeeping for it.
+
+        A float is a backoff delay before retrying the same rows (transient
+        failure). An int ``n`` is the split point for a permanent failure of
+        several rows (write ``rows[:n]`` and ``rows[n:]`` separately); 0 means
+        the single row was rejected and settled.
+        """
+        if self.is_transient(exc):
+            self.count_failure(retried=True)
+            delay = self.backoff(attempt)
+            logger.debug(
+                "%s: transient failure writing %d rows (%s); retry in %.2fs",
+                self.name,
+                len(rows),
+                type(exc).__name__,
+                delay,
+            )
+            return delay
+        self.count_failure(retried=False)
+        if len(rows) == 1:
+            self.log_rejected(table, 1, exc)
+            self.settle(rejected=1)
+            return 0
+        return len(rows) // 2
+
     def take_error(self) -> MonitoringError | None:
         """The last permanent write error since the previous call (strict flushes raise it)."""
         with self.lock:
@@ -456,38 +482,23 @@ class BatchingSink(Generic[T]):
         """Write rows, retrying transient failures and isolating permanent ones."""
         core = self._core
         attempt = 0
-        while True:
-            if self._past_deadline():
-                core.settle(abandoned=len(rows))
-                return
+        while not self._past_deadline():
             try:
                 self._write_batch(table, rows)
             except Exception as exc:
-                if core.is_transient(exc):
-                    core.count_failure(retried=True)
-                    delay = core.backoff(attempt)
+                step = core.after_failure(table, rows, exc, attempt)
+                if isinstance(step, float):
                     attempt += 1
-                    logger.debug(
-                        "%s: transient failure writing %d rows (%s); retry in %.2fs",
-                        core.name,
-                        len(rows),
-                        type(exc).__name__,
-                        delay,
-                    )
-                    self._sleep_backoff(delay)
+                    self._sleep_backoff(step)
                     continue
-                core.count_failure(retried=False)
-                if len(rows) == 1:
-                    core.log_rejected(table, 1, exc)
-                    core.settle(rejected=1)
+                if not step:
                     return
-                mid = len(rows) // 2
-                self._deliver(table, rows[:mid])
-                rows = rows[mid:]
-                attempt = 0
+                self._deliver(table, rows[:step])
+                rows, attempt = rows[step:], 0
                 continue
             core.settle(written=len(rows))
             return
+        core.settle(abandoned=len(rows))
 
 
 # =============================================================== asyncio
@@ -644,27 +655,20 @@ class AsyncBatchingSink(Generic[T]):
     async def _deliver(self, table: T, rows: Batch) -> None:
         core = self._core
         attempt = 0
-        while True:
-            if self._past_deadline():
-                core.settle(abandoned=len(rows))
-                return
+        while not self._past_deadline():
             try:
                 await self._write_batch(table, rows)
             except Exception as exc:
-                if core.is_transient(exc):
-                    core.count_failure(retried=True)
-                    await self._sleep_backoff(core.backoff(attempt))
+                step = core.after_failure(table, rows, exc, attempt)
+                if isinstance(step, float):
                     attempt += 1
+                    await self._sleep_backoff(step)
                     continue
-                core.count_failure(retried=False)
-                if len(rows) == 1:
-                    core.log_rejected(table, 1, exc)
-                    core.settle(rejected=1)
+                if not step:
                     return
-                mid = len(rows) // 2
-                await self._deliver(table, rows[:mid])
-                rows = rows[mid:]
-                attempt = 0
+                await self._deliver(table, rows[:step])
+                rows, attempt = rows[step:], 0
                 continue
             core.settle(written=len(rows))
             return
+        core.settle(abandoned=len(rows))
