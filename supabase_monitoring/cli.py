@@ -22,10 +22,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from ._cli.aggregate import PERIODS, Step, aggregate_once, backfill
+from ._cli.aggregate import Step, aggregate_once, backfill
 from ._cli.connect import Connection, connect
 from ._cli.errors import CliError
 from ._cli.health import EXIT_CODES, render_health
+from ._queries import PERIODS
 from .alerting.delivery import RetryPolicy as DeliveryRetry
 from .alerting.engine import AlertEngine, RunResult
 from .alerting.inputs import gather_inputs

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from .._queries import AGGREGATE_FUNCTION, PERIODS, aggregate_params, parse_row_count
 from .._tables import TableRef
-from ..errors import InvalidResponseError
 
-PERIODS = ("hourly", "daily", "weekly")
 WATERMARKS = TableRef("monitoring", "aggregation_watermarks")
 RAW_RETENTION = timedelta(days=14)
 
@@ -46,19 +45,12 @@ class Step:
     rows: int
 
 
-def _rows(result: Any) -> int:
-    if isinstance(result, bool) or not isinstance(result, int):
-        raise InvalidResponseError(
-            f"aggregate_metrics returned {type(result).__name__}, not an integer"
-        )
-    return result
-
-
 def aggregate_once(transport: RpcTransport, period: str, now: datetime | None = None) -> int:
-    params: dict[str, Any] = {"p_period": period}
+    """One call of the RPC (the clients' ``aggregate_metrics``), with an optional ``p_now``."""
+    params = aggregate_params(period)
     if now is not None:
         params["p_now"] = now.isoformat()
-    return _rows(transport.rpc("aggregate_metrics", params, schema="monitoring"))
+    return parse_row_count(transport.rpc(AGGREGATE_FUNCTION, params, schema="monitoring"))
 
 
 def watermark(transport: RpcTransport, period: str) -> datetime | None:
