@@ -16,7 +16,8 @@ DB = psycopg.Connection[dict[str, Any]]
 
 
 def _seed_last_hour(db: DB, run: str) -> datetime:
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    # Two hours back: always complete (an hour counts as complete 3 minutes after it ends).
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
     for value in (10.0, 20.0, 30.0):
         db.execute(
             "insert into monitoring.pipeline_metrics "
@@ -36,7 +37,7 @@ def _rollup(db: DB, run: str, hour: datetime) -> dict[str, Any] | None:
     ).fetchone()
 
 
-def test_aggregate_metrics_rolls_up_the_last_complete_hour(
+def test_aggregate_metrics_rolls_up_a_missed_hour(
     monitor: MonitoringClient, db: DB, unique: str
 ) -> None:
     # Roll up whatever is pending first, then forget the hour so this run must redo it.
