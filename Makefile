@@ -7,7 +7,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := scripts/local-stack.sh
 SUPABASE := .tools/node_modules/.bin/supabase
-DB_URL := postgresql://postgres:postgres@127.0.0.1:54322/postgres?sslmode=disable
+# SM_PG_PORT / SM_API_PORT / SM_PGRST_PORT / SM_STACK_DIR select a private stack (see scripts/local-stack.sh).
+SM_PG_PORT ?= 54322
+export SM_PG_PORT
+DB_URL := postgresql://postgres:postgres@127.0.0.1:$(SM_PG_PORT)/postgres?sslmode=disable
 STACK_ENV = eval "$$($(STACK) env)"
 
 .PHONY: help setup stack deploy stack-down lint typecheck db-lint db-test py-test test demo bench clean
@@ -49,7 +52,7 @@ db-lint: deploy
 	$(SUPABASE) db lint --db-url "$(DB_URL)" --fail-on error --level warning
 
 db-test: deploy
-	PGPASSWORD=postgres pg_prove -h 127.0.0.1 -p 54322 -U postgres -d postgres --ext .sql -r supabase/tests/
+	PGPASSWORD=postgres pg_prove -h 127.0.0.1 -p $(SM_PG_PORT) -U postgres -d postgres --ext .sql -r supabase/tests/
 
 py-test: deploy
 	$(STACK_ENV) && $(PY) -m pytest -q -ra
