@@ -40,8 +40,9 @@ def test_a_job_scheduled_by_postgres_runs_as_postgres(db: DB, unique: str) -> No
         run: dict[str, Any] | None = None
         while time.monotonic() < deadline:
             run = db.execute(
-                "select status, username::text as username, return_message from cron.job_run_details"
-                " where jobid = %s and status in ('succeeded', 'failed') order by runid limit 1",
+                "select status, username::text as username, return_message"
+                " from cron.job_run_details where jobid = %s and status in ('succeeded', 'failed')"
+                " order by runid limit 1",
                 (jobid,),
             ).fetchone()
             if run is not None:
