@@ -36,6 +36,8 @@
 --                    critical: error issues > 5 or critical issues > 0
 --                    (info issues are counted, never alarming).
 -- No data at all is healthy: an idle pipeline is not a failing one.
+-- Each component reads the settings it needs (monitoring_internal.health_settings);
+-- a missing one is an error (P0002) naming it.
 --
 -- SECURITY INVOKER, on purpose: the function needs nothing service_role
 -- lacks (pgmq access is confined to the definer function behind
