@@ -106,8 +106,8 @@ def new_project(root: Path) -> Path:
     return root
 
 
-def push(project: Path, stack: E2EStack) -> str:
-    """``supabase db push`` exactly as a user runs it (never with --include-all)."""
+def push(project: Path, stack: E2EStack, *, expect_success: bool = True) -> str:
+    """``supabase db push`` exactly as a user runs it (never with --include-all); its output."""
     done = subprocess.run(
         [str(SUPABASE), "db", "push", "--db-url", stack.env()["SUPABASE_DB_URL"], "--yes"],
         cwd=project,
@@ -117,7 +117,7 @@ def push(project: Path, stack: E2EStack) -> str:
         check=False,
     )
     output = done.stdout + done.stderr
-    assert done.returncode == 0, f"supabase db push failed:\n{output}"
+    assert (done.returncode == 0) == expect_success, f"supabase db push:\n{output}"
     return output
 
 

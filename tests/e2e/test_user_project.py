@@ -10,11 +10,12 @@ and a newer release (simulated: one more migration in the installed package) tha
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_project import E2EStack, applied_versions, new_project, push
+from e2e_project import MIGRATIONS, E2EStack, applied_versions, new_project, push
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -57,6 +58,13 @@ def test_a_users_project_installs_pushes_uses_and_upgrades_the_schema(
     )
     e2e_stack.fresh()
     push(project, e2e_stack)
+
+    # Why copies are stamped: this CLI refuses ours under their own (older) ids.
+    raw = [shutil.copy2(p, project / "supabase/migrations") for p in MIGRATIONS.glob("*.sql")]
+    refused_push = push(project, e2e_stack, expect_success=False)
+    assert "--include-all" in refused_push
+    for path in raw:
+        Path(path).unlink()
 
     first = cli(user_venv, project)
     assert first.returncode == 0, first.stderr
