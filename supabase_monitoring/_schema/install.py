@@ -80,10 +80,11 @@ def next_versions(latest: str | None, now: datetime, count: int) -> list[str]:
     """``count`` migration versions, one second apart, after ``latest`` and not before ``now``."""
     start = now.astimezone(UTC).replace(microsecond=0, tzinfo=None)
     if latest is not None:
-        if len(latest) != len("YYYYMMDDHHMMSS"):  # not a timestamp: the next integers will do
+        after = _timestamp(latest)
+        if after is None:  # not a timestamp: the next integers will do
             first = max(int(latest) + 1, int(start.strftime(STAMP_FORMAT)))
             return [str(first + i) for i in range(count)]
-        start = max(start, datetime.strptime(latest, STAMP_FORMAT) + timedelta(seconds=1))
+        start = max(start, after + timedelta(seconds=1))
     return [(start + timedelta(seconds=i)).strftime(STAMP_FORMAT) for i in range(count)]
 
 
@@ -226,6 +227,15 @@ def run_db_install(
         return 1
     out.write(config_advice(project_dir))
     return 0
+
+
+def _timestamp(version: str) -> datetime | None:
+    if len(version) != len("YYYYMMDDHHMMSS"):
+        return None
+    try:
+        return datetime.strptime(version, STAMP_FORMAT)
+    except ValueError:  # 14 digits, yet no date (e.g. month 13)
+        return None
 
 
 def _migration_files(directory: Path) -> list[Path]:
