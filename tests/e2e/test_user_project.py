@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,21 @@ from e2e_project import MIGRATIONS, E2EStack, applied_versions, new_project, pus
 
 pytestmark = pytest.mark.timeout(600)
 
-OWN_MIGRATION = "20261130120000_app_tables.sql"  # after our 20261127... ids, before "now"
-NEXT_RELEASE_ID = "20261130000000_next_release_probe"  # a newer release's migration id
+
+STAMP = "%Y%m%d%H%M%S"
+
+
+def _after_ours(hours: int) -> str:
+    """A 14-digit migration version ``hours`` after our newest migration's."""
+    newest = max(p.name.split("_", 1)[0] for p in MIGRATIONS.glob("*.sql"))
+    later = datetime.strptime(newest, STAMP) + timedelta(hours=hours)
+    return later.strftime(STAMP)
+
+
+# The project's own migration is newer than every id of ours (so copies keeping our ids would
+# need --include-all); a newer release's id sorts between ours and the project's.
+OWN_MIGRATION = f"{_after_ours(24)}_app_tables.sql"
+NEXT_RELEASE_ID = f"{_after_ours(12)}_next_release_probe"
 
 ROUND_TRIP = """
 import json
