@@ -1,4 +1,8 @@
-"""Machine-readable report forms: a JSON document and one CSV with a ``section`` column."""
+"""Machine-readable report forms: a JSON document and one CSV with a ``section`` column.
+
+Names, messages and ids in the CSV were written by any worker, so each text
+cell is made safe to open in a spreadsheet (:func:`spreadsheet_safe`).
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,23 @@ def report_to_dict(data: ReportData) -> dict[str, Any]:
     }
 
 
+#: First characters that make Excel, LibreOffice Calc or Google Sheets read a cell
+#: as a formula (OWASP CSV injection, ASVS 1.2.10): = + - @, tab, CR, LF, NUL,
+#: and their full-width forms, which some spreadsheets fold to ASCII.
+FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\0\uff1d\uff0b\uff0d\uff20")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` with a leading ``'`` when it would otherwise start a formula (OWASP's rule).
+
+    The quote tells a spreadsheet "this is text" and is not shown; the rest of
+    the value is kept byte for byte, so nothing a worker wrote is lost.
+    """
+    if text and text[0] in FORMULA_TRIGGERS:
+        return "'" + text
+    return text
+
+
 CSV_COLUMNS = (
     "section",
     "name",
@@ -62,13 +83,17 @@ CSV_COLUMNS = (
 def report_to_csv(data: ReportData) -> str:
     """Hourly queue and API rows plus open issues, one table; filter on ``section``."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="raise", lineterminator="\n")
+    # RFC 4180 line ends: with "\n" alone the csv module would leave a bare CR
+    # inside a hostile name unquoted, and that CR would split the row.
+    writer = csv.DictWriter(
+        out, fieldnames=CSV_COLUMNS, extrasaction="raise", lineterminator="\r\n"
+    )
     writer.writeheader()
     for q in data.queues:
         writer.writerow(
             {
                 "section": "queue",
-                "name": q.queue_name,
+                "name": spreadsheet_safe(q.queue_name),
                 "hour": q.hour.isoformat(),
                 "total": q.total_batches,
                 "success_count": q.success_count,
@@ -82,7 +107,7 @@ def report_to_csv(data: ReportData) -> str:
         writer.writerow(
             {
                 "section": "api",
-                "name": a.api_name,
+                "name": spreadsheet_safe(a.api_name),
                 "hour": a.hour.isoformat(),
                 "total": a.total_calls,
                 "success_count": a.success_count,
@@ -96,12 +121,12 @@ def report_to_csv(data: ReportData) -> str:
         writer.writerow(
             {
                 "section": "issue",
-                "name": i.worker_name,
-                "severity": i.severity,
-                "issue_type": i.issue_type,
-                "message": i.message or "",
+                "name": spreadsheet_safe(i.worker_name),
+                "severity": spreadsheet_safe(i.severity),
+                "issue_type": spreadsheet_safe(i.issue_type),
+                "message": spreadsheet_safe(i.message or ""),
                 "created_at": i.created_at.isoformat(),
-                "id": i.id,
+                "id": spreadsheet_safe(i.id),
             }
         )
     return out.getvalue()

