@@ -34,7 +34,6 @@ from ._sink import (
     AsyncSinkFactory,
     NullSink,
     RowSink,
-    SinkStats,
     SyncSinkAdapter,
 )
 from ._tables import WORKER_ISSUES
@@ -181,11 +180,6 @@ class AsyncMonitoringClient(RecordingMixin):
     def sink(self) -> AsyncRowSink:
         """Where recorded rows go (sync sinks appear wrapped in SyncSinkAdapter)."""
         return self._sink
-
-    @property
-    def stats(self) -> SinkStats:
-        """The sink's counters (see SinkStats)."""
-        return self._sink.stats
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything recorded so far is written; False on timeout."""

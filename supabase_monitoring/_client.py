@@ -27,7 +27,7 @@ from ._queries import (
     resolve_issue_update,
 )
 from ._retry import RetryPolicy, call_with_retry
-from ._sink import DirectSink, NullSink, RowSink, SinkContext, SinkFactory, SinkStats
+from ._sink import DirectSink, NullSink, RowSink, SinkContext, SinkFactory
 from ._tables import WORKER_ISSUES
 from ._transport import DEFAULT_TIMEOUT, SyncTransport
 from .errors import ConfigurationError, MonitoringError
@@ -175,11 +175,6 @@ class MonitoringClient(RecordingMixin):
     def sink(self) -> RowSink:
         """Where recorded rows go."""
         return self._sink
-
-    @property
-    def stats(self) -> SinkStats:
-        """The sink's counters (see SinkStats)."""
-        return self._sink.stats
 
     def flush(self, timeout: float | None = None) -> bool:
         """Write everything recorded so far; False if ``timeout`` ran out first."""

@@ -9,7 +9,9 @@ mode nothing here raises into the worker.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,7 @@ from .errors import InvalidInputError, MonitoringError
 from .models import Severity
 
 if TYPE_CHECKING:
-    from ._sink import AsyncRowSink, RowSink
+    from ._sink import AsyncRowSink, RowSink, SinkStats
 
 __all__ = ["RecordingMixin"]
 
@@ -39,10 +41,19 @@ class RecordingMixin:
 
     _sink: RowSink | AsyncRowSink
     _strict: bool
+    _invalid = 0
+    _invalid_lock = threading.Lock()  # the error path only; one lock for all clients is enough
+
+    @property
+    def stats(self) -> SinkStats:
+        """The sink's counters (see SinkStats), plus this client's ``invalid`` count."""
+        return replace(self._sink.stats, invalid=self._invalid)
 
     def _swallow(self, exc: Exception, what: str) -> bool:
-        # Non-strict mode: the worker carries on, the log says why.
+        # Non-strict mode: the worker carries on, the log says why, stats count it.
         if isinstance(exc, InvalidInputError):
+            with self._invalid_lock:
+                self._invalid += 1
             logger.error("invalid monitoring input, %s not recorded: %s", what, exc)
         elif isinstance(exc, MonitoringError):
             logger.warning("%s not recorded: %s", what, exc)

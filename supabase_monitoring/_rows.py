@@ -94,7 +94,7 @@ def finalize(rows: list[dict[str, Any]]) -> None:
 def _tags(tags: Mapping[str, Any] | None) -> dict[str, Any]:
     if tags is None:
         return {}
-    return check_json_object(tags, "tags", max_bytes=MAX_TAGS_BYTES, max_keys=MAX_TAGS)
+    return check_json_object(tags, "tags", max_bytes=MAX_TAGS_BYTES, max_keys=MAX_TAGS, flat=True)
 
 
 def _details(details: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -49,7 +49,9 @@ class SinkStats:
     exactly one of ``written``, ``dropped`` (refused at submit because the
     sink is closed or full, or given up on after transient failures or at a
     close deadline), ``rejected`` (refused by the server for good) or
-    ``pending``.
+    ``pending``. ``invalid`` counts records refused at the call site for bad
+    input in default mode (logged, never submitted, so outside that sum); a
+    client's ``stats`` fills it in.
     """
 
     enqueued: int = 0
@@ -60,6 +62,7 @@ class SinkStats:
     batches_written: int = 0
     failed_batches: int = 0
     retries: int = 0
+    invalid: int = 0
 
 
 @runtime_checkable
