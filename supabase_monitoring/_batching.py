@@ -3,10 +3,13 @@ background flusher turns the buffer into bulk inserts.
 
 Why it is shaped like this:
 
-* ``submit`` is the worker's hot path. It does no I/O, takes no lock and
-  allocates one tuple: a ``deque.append`` is atomic under the GIL.
+* ``submit`` is the worker's hot path. It does no I/O and allocates one
+  tuple; the room check and the append happen under one uncontended lock of
+  their own (never held by a flusher), so many threads submitting at once
+  cannot push the buffer past its bound.
 * The buffer is bounded (rows waiting + rows in flight). When full, rows are
-  dropped and counted, or the caller waits at most ``block_timeout``.
+  dropped and counted, or the caller waits at most ``block_timeout``
+  (thread sink only: the asyncio sink's ``submit`` runs on the loop and never waits).
 * Batches are written with ON CONFLICT DO NOTHING on client-generated ids
   (the writer's job), so retrying a batch whose response was lost is safe.
 * Transient failures are retried with capped exponential backoff and full
@@ -106,6 +109,10 @@ class _BufferCore(Generic[T]):
     def _reset(self) -> None:
         self.queue: deque[tuple[T, Row]] = deque()
         self.lock = threading.Lock()  # guards the counters below, never taken by submit
+        # Makes submit's room check and append one step. Only submitters take
+        # it; take() counts rows in flight before popping them, so the sum
+        # submit reads is never below the truth.
+        self.submit_lock = threading.Lock()
         self.inflight = 0
         self.written = 0
         self.rejected = 0
@@ -151,10 +158,10 @@ class _BufferCore(Generic[T]):
         with self.lock:
             q = self.queue
             n = min(len(q), self.config.max_batch_size)
+            self.inflight += n
             for _ in range(n):
                 table, row = q.popleft()
                 groups.setdefault(table, []).append(row)
-            self.inflight += n
         return groups
 
     def detach(self) -> None:
@@ -364,10 +371,13 @@ class BatchingSink(Generic[T]):
         """Queue a row; False when it was dropped. Never raises, never does I/O."""
         core = self._core
         queue = core.queue
-        size = len(queue)
-        if core.closed or (size + core.inflight >= self._max_buffer and not self._wait_for_room()):
+        with core.submit_lock:
+            size = len(queue)
+            room = not core.closed and size + core.inflight < self._max_buffer
+            if room:
+                queue.append((table, row))
+        if not room and not self._append_when_room(table, row):
             return core.record_drop()
-        queue.append((table, row))
         if not self._threads:
             self._start()
         if size + 1 >= self._batch_size and not self._wake.is_set():
@@ -425,18 +435,27 @@ class BatchingSink(Generic[T]):
         return self._core.stats()
 
     # ---- flusher ---------------------------------------------------------
-    def _wait_for_room(self) -> bool:
-        if self.config.block_timeout <= 0:
+    def _append_when_room(self, table: T, row: Row) -> bool:
+        # Full buffer: wait up to block_timeout for room, then append under the
+        # same lock as submit (another thread may have taken the room first).
+        core = self._core
+        if core.closed or self.config.block_timeout <= 0:
             return False
         deadline = time.monotonic() + self.config.block_timeout
-        with self._progress:
-            while not self._core.has_room():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+        while True:
+            with self._progress:
+                while not core.has_room():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._wake.set()
+                    self._progress.wait(remaining)
+            with core.submit_lock:
+                if core.closed:
                     return False
-                self._wake.set()
-                self._progress.wait(remaining)
-        return True
+                if core.has_room():
+                    core.queue.append((table, row))
+                    return True
 
     def _start(self) -> None:
         with self._start_lock:
@@ -518,6 +537,11 @@ class AsyncBatchingSink(Generic[T]):
         strict: bool = False,
     ) -> None:
         self.config = config or BatchingConfig()
+        if self.config.block_timeout > 0:
+            raise ValueError(
+                "block_timeout applies to the thread sink only: the asyncio sink's submit "
+                "runs on the event loop, which must never wait for buffer room"
+            )
         self._strict = strict
         self._write_batch = write_batch
         self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
