@@ -29,11 +29,11 @@ from supabase_monitoring._cli.health import render_health
 from supabase_monitoring.alerting import (
     Alert,
     AlertEngine,
+    AlertSeverity,
     JsonWebhookNotifier,
     LogNotifier,
     Notification,
     PostgrestAlertStore,
-    Severity,
     Transition,
     WebhookReceiver,
     default_rules,
@@ -111,7 +111,9 @@ def run(client: MonitoringClient, seconds: float) -> int:
             # Everything active was notified moments ago (by an earlier run or
             # another alerting process): show the channel working anyway.
             print("  all active alerts were already notified; sending a test notification")
-            test = Alert("demo", "demo:test", Severity.WARNING, "supabase-monitoring demo test")
+            test = Alert(
+                "demo", "demo:test", AlertSeverity.WARNING, "supabase-monitoring demo test"
+            )
             deliver(
                 Notification(Transition.FIRED, test, "demo-test", datetime.now(UTC)),
                 [hook],

@@ -27,7 +27,6 @@ import atexit
 import contextlib
 import logging
 import os
-import random
 import threading
 import time
 import weakref
@@ -36,6 +35,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._retry import Backoff
 from ._sink import SinkStats
 from .errors import MonitoringError, TransientError, is_transient
 
@@ -67,7 +67,9 @@ class BatchingConfig:
     block_timeout: float = 0.0
     """How long ``submit`` may wait for room when the buffer is full (0: never)."""
     retry_initial: float = 0.1
+    """Longest first retry wait (s); doubles per retry, full jitter (`_retry.Backoff`)."""
     retry_max: float = 10.0
+    """Longest wait between retries of a batch, in seconds."""
     exit_timeout: float = 5.0
     """Deadline for delivering what is left when the interpreter exits."""
     drop_log_interval: float = 10.0
@@ -104,6 +106,7 @@ class _BufferCore(Generic[T]):
         self.config = config
         self.is_transient = is_transient
         self.name = name
+        self.backoff = Backoff(config.retry_initial, config.retry_max)
         self._reset()
 
     def _reset(self) -> None:
@@ -220,11 +223,6 @@ class _BufferCore(Generic[T]):
                 retries=self.retries,
             )
 
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max, initial * 2**attempt)]."""
-        cap = min(self.config.retry_max, self.config.retry_initial * (2 ** min(attempt, 30)))
-        return random.uniform(cap / 2, cap)
-
     def after_failure(self, table: T, rows: Batch, exc: Exception, attempt: int) -> float | int:
         """What a flusher does after a failed write, and the bookkeeping for it.
 
@@ -235,7 +233,7 @@ class _BufferCore(Generic[T]):
         """
         if self.is_transient(exc):
             self.count_failure(retried=True)
-            delay = self.backoff(attempt)
+            delay = self.backoff.delay(attempt)
             logger.debug(
                 "%s: transient failure writing %d rows (%s); retry in %.2fs",
                 self.name,

@@ -27,10 +27,10 @@ from ._cli.connect import Connection, connect
 from ._cli.errors import CliError
 from ._cli.health import EXIT_CODES, render_health
 from ._queries import PERIODS
-from .alerting.delivery import RetryPolicy as DeliveryRetry
+from .alerting.delivery import DeliveryRetry
 from .alerting.engine import AlertEngine, RunResult
 from .alerting.inputs import gather_inputs
-from .alerting.model import Severity
+from .alerting.model import AlertSeverity
 from .alerting.notifiers import JsonWebhookNotifier, LogNotifier, Notifier, SlackWebhookNotifier
 from .alerting.rules import (
     ApiErrorRateRule,
@@ -293,7 +293,7 @@ def alert_rules(args: argparse.Namespace) -> list[Rule]:
     window = timedelta(minutes=args.window_minutes)
     return [
         HealthUnknownRule(),
-        OverallStatusRule(min_status=Severity(args.min_status)),
+        OverallStatusRule(min_status=AlertSeverity(args.min_status)),
         ComponentCriticalRule(),
         ApiErrorRateRule(
             warning_above=args.error_rate,

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from ..models import HealthStatus, SystemHealth
 from ..report.model import ApiHour, OpenIssue
-from .model import Alert, Severity
+from .model import Alert, AlertSeverity
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,11 @@ class Rule(Protocol):
     def evaluate(self, inputs: AlertInputs) -> RuleResult: ...
 
 
-def _status_severity(status: HealthStatus) -> Severity | None:
+def _status_severity(status: HealthStatus) -> AlertSeverity | None:
     if status is HealthStatus.CRITICAL:
-        return Severity.CRITICAL
+        return AlertSeverity.CRITICAL
     if status is HealthStatus.WARNING:
-        return Severity.WARNING
+        return AlertSeverity.WARNING
     return None
 
 
@@ -62,7 +62,7 @@ def _known(health: SystemHealth) -> bool:
 class HealthUnknownRule:
     """The health check itself failed (API down, bad key, broken function)."""
 
-    severity: Severity = Severity.CRITICAL
+    severity: AlertSeverity = AlertSeverity.CRITICAL
     name: str = "health_unknown"
 
     def evaluate(self, inputs: AlertInputs) -> RuleResult:
@@ -82,7 +82,7 @@ class HealthUnknownRule:
 class OverallStatusRule:
     """``overall_status`` is at least ``min_status`` (warning by default)."""
 
-    min_status: Severity = Severity.WARNING
+    min_status: AlertSeverity = AlertSeverity.WARNING
     name: str = "overall_status"
 
     def evaluate(self, inputs: AlertInputs) -> RuleResult:
@@ -131,7 +131,7 @@ class ComponentCriticalRule:
                 Alert(
                     rule=self.name,
                     key=f"{self.name}:{component}",
-                    severity=Severity.CRITICAL,
+                    severity=AlertSeverity.CRITICAL,
                     summary=f"{component.replace('_', ' ')} is CRITICAL",
                     details={"component": component, **figures},
                 )
@@ -189,7 +189,7 @@ class ApiErrorRateRule:
                 Alert(
                     rule=self.name,
                     key=f"{self.name}:{api}",
-                    severity=Severity.CRITICAL if critical else Severity.WARNING,
+                    severity=AlertSeverity.CRITICAL if critical else AlertSeverity.WARNING,
                     summary=f"API {api}: error rate {rate:.1%} over {threshold:.1%}",
                     details={
                         "api": api,
@@ -247,7 +247,7 @@ class ApiLatencyRule:
                 Alert(
                     rule=self.name,
                     key=f"{self.name}:{api}",
-                    severity=Severity.CRITICAL if critical else Severity.WARNING,
+                    severity=AlertSeverity.CRITICAL if critical else AlertSeverity.WARNING,
                     summary=f"API {api}: p95 latency {p95:,.0f} ms over {threshold:,.0f} ms",
                     details={"api": api, "p95_ms": round(p95, 3), "threshold_ms": threshold},
                 )
@@ -273,7 +273,7 @@ class CriticalIssuesRule:
         alert = Alert(
             rule=self.name,
             key=self.name,
-            severity=Severity.CRITICAL,
+            severity=AlertSeverity.CRITICAL,
             summary=f"{len(issues)} open critical worker issue(s): {', '.join(workers)}",
             details={
                 "open_critical_issues": len(issues),

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from supabase_monitoring.alerting.delivery import RetryPolicy
+from supabase_monitoring.alerting.delivery import DeliveryRetry
 from supabase_monitoring.alerting.engine import AlertEngine
-from supabase_monitoring.alerting.model import Notification, Severity, Transition
+from supabase_monitoring.alerting.model import AlertSeverity, Notification, Transition
 from supabase_monitoring.alerting.notifiers import DeliveryError
 from supabase_monitoring.alerting.rules import (
     AlertInputs,
@@ -67,7 +67,7 @@ def engine(store: Any, notifier: Collect, cooldown: timedelta | None = timedelta
         [notifier],
         store,
         cooldown=cooldown,
-        retry=RetryPolicy(attempts=3, base_delay=0),
+        retry=DeliveryRetry(attempts=3, base_delay=0),
         sleep=lambda _: None,
     )
 
@@ -218,7 +218,7 @@ def test_a_crashing_rule_is_isolated() -> None:
 def test_chain_tips_pick_the_unreferenced_event() -> None:
     from supabase_monitoring.alerting.model import Alert
 
-    alert = Alert("r", "k", Severity.WARNING, "s")
+    alert = Alert("r", "k", AlertSeverity.WARNING, "s")
     first = StateEvent.successor(None, Transition.FIRED, alert, T0)
     second = StateEvent.successor(first, Transition.RESOLVED, alert, T0)  # same timestamp
     assert chain_tips([second, first])["k"] is second

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -172,10 +173,11 @@ def test_close_honours_its_deadline_and_counts_undelivered_rows_as_dropped() -> 
     assert sink.submit("a", {"id": 99}) is False  # closed sinks refuse new rows
 
 
-def test_close_interrupts_a_long_backoff_and_delivers() -> None:
+def test_close_interrupts_a_long_backoff_and_delivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the longest full-jitter wait
     writer = RecordingWriter()
     writer.fail_transient = 1
-    # The first retry would sleep 15-30 s; close() must not wait for it.
+    # The first retry would sleep 30 s; close() must not wait for it.
     sink = make_sink(writer, retry_initial=30.0, retry_max=30.0)
     sink.submit("a", {"id": 1})
     deadline = time.monotonic() + 5
