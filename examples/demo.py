@@ -25,7 +25,6 @@ from report import write_reports
 from simulated_worker import Summary, run_simulation
 
 from supabase_monitoring import HealthStatus, MonitoringClient, MonitoringError
-from supabase_monitoring._cli.health import render_health
 from supabase_monitoring.alerting import (
     Alert,
     AlertEngine,
@@ -40,6 +39,7 @@ from supabase_monitoring.alerting import (
     deliver,
     gather_inputs,
 )
+from supabase_monitoring.cli.health import render_health
 from supabase_monitoring.report import render_text
 from supabase_monitoring.report.collect import collect_report
 

@@ -244,9 +244,11 @@ class AsyncMonitoringClient(RecordingMixin):
             logger.exception("system health check failed unexpectedly")
             return SystemHealth.unknown(f"unexpected {type(exc).__name__}")
 
-    async def aggregate_metrics(self, period: str = "hourly") -> int:
+    async def aggregate_metrics(
+        self, period: str = "hourly", *, now: datetime | None = None
+    ) -> int:
         """Run ``monitoring.aggregate_metrics(period)`` now (see the sync client)."""
-        params = aggregate_params(period)
+        params = aggregate_params(period, now)
         if self._disabled:
             return 0
         data = await self._retried(lambda t: t.rpc(AGGREGATE_FUNCTION, params, schema="monitoring"))

@@ -245,13 +245,14 @@ class MonitoringClient(RecordingMixin):
             logger.exception("system health check failed unexpectedly")
             return SystemHealth.unknown(f"unexpected {type(exc).__name__}")
 
-    def aggregate_metrics(self, period: str = "hourly") -> int:
+    def aggregate_metrics(self, period: str = "hourly", *, now: datetime | None = None) -> int:
         """Run ``monitoring.aggregate_metrics(period)`` now: every complete period not
         yet aggregated (missed cron runs included); returns the rollup rows written.
 
-        Idempotent, so it is retried like a read; always raises on failure.
+        ``now`` (timezone-aware) aggregates as of that time, as a chunked back-fill
+        does. Idempotent, so it is retried like a read; always raises on failure.
         """
-        params = aggregate_params(period)
+        params = aggregate_params(period, now)
         if self._disabled:
             return 0
         data = self._retried(lambda t: t.rpc(AGGREGATE_FUNCTION, params, schema="monitoring"))

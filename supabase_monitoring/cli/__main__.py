@@ -1,0 +1,5 @@
+"""``python -m supabase_monitoring.cli``."""
+
+from .main import main
+
+raise SystemExit(main())
