@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._ids import finalize
 from ._retry import Backoff
 from ._sink import SinkStats
 from .errors import MonitoringError, TransientError, is_transient
@@ -331,8 +332,14 @@ class BatchingSink(Generic[T]):
         """A sink factory for :class:`MonitoringClient` (its default, with default config)."""
 
         def build(context: SinkContext) -> BatchingSink[TableRef]:
+            transport = context.transport
+
+            def write_batch(table: TableRef, rows: Batch) -> None:
+                finalize(rows)  # once per batch, in the flusher, not on the worker's thread
+                transport.insert_rows(table, rows)
+
             return BatchingSink(
-                context.transport.insert_rows,
+                write_batch,
                 is_transient=is_transient,
                 config=config,
                 strict=context.strict,
@@ -556,8 +563,14 @@ class AsyncBatchingSink(Generic[T]):
         """A sink factory for :class:`AsyncMonitoringClient` (its default)."""
 
         def build(context: AsyncSinkContext) -> AsyncBatchingSink[TableRef]:
+            transport = context.transport
+
+            async def write_batch(table: TableRef, rows: Batch) -> None:
+                finalize(rows)
+                await transport.insert_rows(table, rows)
+
             return AsyncBatchingSink(
-                context.transport.insert_rows,
+                write_batch,
                 is_transient=is_transient,
                 config=config,
                 strict=context.strict,

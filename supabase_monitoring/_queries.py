@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ._redact import redact
 from ._tables import (
     AGGREGATED_METRICS,
     API_METRICS_VIEW,
@@ -23,7 +24,7 @@ from ._tables import (
     WORKER_ISSUES,
     TableRef,
 )
-from ._transport import Filter, Order, redact
+from ._transport import Filter, Order
 from ._validation import (
     MAX_TAGS_BYTES,
     check_count,

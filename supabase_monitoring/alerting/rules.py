@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..models import HealthStatus, SystemHealth
-from ..report.model import ApiHour, OpenIssue
+from ..models import ApiMetricsRow, HealthStatus, SystemHealth, WorkerIssue
 from .model import Alert, AlertSeverity
 
 
@@ -28,8 +27,8 @@ class AlertInputs:
 
     health: SystemHealth
     evaluated_at: datetime
-    api_hours: Sequence[ApiHour] | None = None
-    critical_issues: Sequence[OpenIssue] | None = None
+    api_hours: Sequence[ApiMetricsRow] | None = None
+    critical_issues: Sequence[WorkerIssue] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,12 +138,14 @@ class ComponentCriticalRule:
         return RuleResult(self.name, True, tuple(alerts))
 
 
-def _recent_by_api(rows: Sequence[ApiHour], since: datetime) -> dict[str, list[ApiHour]]:
-    grouped: dict[str, list[ApiHour]] = defaultdict(list)
+def _recent_by_api(
+    rows: Sequence[ApiMetricsRow], since: datetime
+) -> dict[str, list[ApiMetricsRow]]:
+    grouped: dict[str, list[ApiMetricsRow]] = defaultdict(list)
     for row in rows:
         # An hourly bucket counts when any part of it lies in the window.
         if row.hour + timedelta(hours=1) > since:
-            grouped[row.api_name].append(row)
+            grouped[row.api_name or "(none)"].append(row)
     return grouped
 
 
@@ -177,7 +178,7 @@ class ApiErrorRateRule:
         grouped = _recent_by_api(inputs.api_hours, inputs.evaluated_at - self.window)
         for api, rows in sorted(grouped.items()):
             calls = sum(r.total_calls for r in rows)
-            errors = sum(r.error_count for r in rows)
+            errors = sum(r.error_count or 0 for r in rows)
             if calls < self.min_calls:
                 continue
             rate = errors / calls

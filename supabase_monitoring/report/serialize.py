@@ -10,19 +10,30 @@ import csv
 import io
 from dataclasses import asdict
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
-from .model import ReportData
+from ..models import ApiMetricsRow, QueueMetricsRow
+from .model import NO_NAME, ReportData
+
+#: The issue fields a report shows (a worker issue row has more).
+ISSUE_FIELDS = {"id", "worker_name", "issue_type", "severity", "message", "created_at"}
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def _with_rate(row: QueueMetricsRow | ApiMetricsRow) -> dict[str, Any]:
+    return {**_plain(row.model_dump()), "error_rate": row.error_rate}
 
 
 def report_to_dict(data: ReportData) -> dict[str, Any]:
@@ -35,10 +46,10 @@ def report_to_dict(data: ReportData) -> dict[str, Any]:
         "warnings": list(data.warnings),
         "queues": [_plain(asdict(s)) for s in data.queue_summaries()],
         "apis": [_plain(asdict(s)) for s in data.api_summaries()],
-        "open_issues": [_plain(asdict(i)) for i in data.issues],
+        "open_issues": [_plain(i.model_dump(include=ISSUE_FIELDS)) for i in data.issues],
         "hourly": {
-            "queues": [{**_plain(asdict(r)), "error_rate": r.error_rate} for r in data.queues],
-            "apis": [{**_plain(asdict(r)), "error_rate": r.error_rate} for r in data.apis],
+            "queues": [_with_rate(r) for r in data.queues],
+            "apis": [_with_rate(r) for r in data.apis],
             "queue_p95": [_plain(asdict(r)) for r in data.queue_latency],
         },
     }
@@ -93,7 +104,7 @@ def report_to_csv(data: ReportData) -> str:
         writer.writerow(
             {
                 "section": "queue",
-                "name": spreadsheet_safe(q.queue_name),
+                "name": spreadsheet_safe(q.queue_name or NO_NAME),
                 "hour": q.hour.isoformat(),
                 "total": q.total_batches,
                 "success_count": q.success_count,
@@ -107,7 +118,7 @@ def report_to_csv(data: ReportData) -> str:
         writer.writerow(
             {
                 "section": "api",
-                "name": spreadsheet_safe(a.api_name),
+                "name": spreadsheet_safe(a.api_name or NO_NAME),
                 "hour": a.hour.isoformat(),
                 "total": a.total_calls,
                 "success_count": a.success_count,
@@ -122,7 +133,7 @@ def report_to_csv(data: ReportData) -> str:
             {
                 "section": "issue",
                 "name": spreadsheet_safe(i.worker_name),
-                "severity": spreadsheet_safe(i.severity),
+                "severity": i.severity.value,
                 "issue_type": spreadsheet_safe(i.issue_type),
                 "message": spreadsheet_safe(i.message or ""),
                 "created_at": i.created_at.isoformat(),

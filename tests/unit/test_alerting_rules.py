@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from report_rows import api_hour, open_issue
 
 from supabase_monitoring.alerting.model import AlertSeverity
 from supabase_monitoring.alerting.rules import (
@@ -17,8 +18,7 @@ from supabase_monitoring.alerting.rules import (
     HealthUnknownRule,
     OverallStatusRule,
 )
-from supabase_monitoring.models import SystemHealth
-from supabase_monitoring.report.model import ApiHour, OpenIssue
+from supabase_monitoring.models import ApiMetricsRow, SystemHealth
 
 NOW = datetime(2026, 11, 27, 12, 20, tzinfo=UTC)
 HOUR = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -35,12 +35,14 @@ def health(overall: str, queue: str = "healthy", proc: str = "healthy", worker: 
     return SystemHealth.model_validate(doc)
 
 
-def inputs(h: SystemHealth, apis: list[ApiHour] | None = None, issues=None) -> AlertInputs:
+def inputs(h: SystemHealth, apis: list[ApiMetricsRow] | None = None, issues=None) -> AlertInputs:
     return AlertInputs(health=h, evaluated_at=NOW, api_hours=apis, critical_issues=issues)
 
 
-def api(name: str, hour: datetime, calls: int, errors: int, p95: float | None = 100.0) -> ApiHour:
-    return ApiHour(name, hour, calls, calls - errors, errors, 50.0, p95)
+def api(
+    name: str, hour: datetime, calls: int, errors: int, p95: float | None = 100.0
+) -> ApiMetricsRow:
+    return api_hour(name, hour, calls, calls - errors, errors, 50.0, p95)
 
 
 @pytest.mark.parametrize(
@@ -133,7 +135,7 @@ def test_api_latency_uses_the_worst_qualifying_hour() -> None:
 
 def test_critical_issues_one_alert_for_all() -> None:
     issues = [
-        OpenIssue(str(i), f"worker-{i % 2}", "stuck", "critical", "m", NOW - timedelta(minutes=i))
+        open_issue(str(i), f"worker-{i % 2}", "stuck", "critical", "m", NOW - timedelta(minutes=i))
         for i in range(7)
     ]
     (alert,) = CriticalIssuesRule().evaluate(inputs(health("critical"), issues=issues)).alerts
