@@ -281,6 +281,39 @@ class _BufferCore(Generic[T]):
         )
 
 
+class _SinkBase(Generic[T]):
+    """What the thread and asyncio sinks share besides ``_BufferCore``: config, strictness,
+    the close deadline, stats and repr. The flush loops stay per sink (one awaits)."""
+
+    def __init__(
+        self,
+        config: BatchingConfig | None,
+        is_transient: Callable[[BaseException], bool],
+        name: str,
+        strict: bool,
+    ) -> None:
+        self.config = config or BatchingConfig()
+        self._strict = strict
+        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
+        self._deadline: float | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} batch={self.config.max_batch_size} "
+            f"buffer={self.config.max_buffer} pending={self._core.pending()} "
+            f"closed={self._core.closed}>"
+        )
+
+    @property
+    def stats(self) -> SinkStats:
+        """Counters: enqueued, written, dropped, rejected, pending, batches, retries."""
+        return self._core.stats()
+
+    def _past_deadline(self) -> bool:
+        # Stop a little early so close() sees the flusher finish in time.
+        return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
+
+
 # =============================================================== threads
 _live_sinks: weakref.WeakSet[BatchingSink[Any]] = weakref.WeakSet()
 
@@ -300,7 +333,7 @@ if hasattr(os, "register_at_fork"):
 atexit.register(_close_all_at_exit)
 
 
-class BatchingSink(Generic[T]):
+class BatchingSink(_SinkBase[T]):
     """Buffers rows and writes them in bulk from a background thread.
 
     ``write_batch(table, rows)`` performs ONE attempt and raises on failure;
@@ -317,11 +350,9 @@ class BatchingSink(Generic[T]):
         on_fork_child: Callable[[], None] | None = None,
         strict: bool = False,
     ) -> None:
-        self.config = config or BatchingConfig()
-        self._strict = strict
+        super().__init__(config, is_transient, name, strict)
         self._write_batch = write_batch
         self._on_fork_child = on_fork_child
-        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
         self._init_sync_primitives()
         _live_sinks.add(self)
 
@@ -348,12 +379,6 @@ class BatchingSink(Generic[T]):
 
         return build
 
-    def __repr__(self) -> str:
-        return (
-            f"<BatchingSink batch={self.config.max_batch_size} buffer={self.config.max_buffer} "
-            f"pending={self._core.pending()} closed={self._core.closed}>"
-        )
-
     def _init_sync_primitives(self) -> None:
         self._max_buffer = self.config.max_buffer  # read on every submit: kept close at hand
         self._batch_size = self.config.max_batch_size
@@ -362,7 +387,7 @@ class BatchingSink(Generic[T]):
         self._progress = threading.Condition(threading.Lock())
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
-        self._deadline: float | None = None
+        self._deadline = None
 
     def _forget_parent_state(self) -> None:
         # In a forked child: the parent's buffer and thread are the parent's.
@@ -434,11 +459,6 @@ class BatchingSink(Generic[T]):
         core.abandon_queue()
         _live_sinks.discard(self)
 
-    @property
-    def stats(self) -> SinkStats:
-        """Counters: enqueued, written, dropped, rejected, pending, batches, retries."""
-        return self._core.stats()
-
     # ---- flusher ---------------------------------------------------------
     def _append_when_room(self, table: T, row: Row) -> bool:
         # Full buffer: wait up to block_timeout for room, then append under the
@@ -473,10 +493,6 @@ class BatchingSink(Generic[T]):
                 )
                 thread.start()
                 self._threads.append(thread)
-
-    def _past_deadline(self) -> bool:
-        # Stop a little early so close()'s join sees the flusher finish in time.
-        return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
 
     def _run(self) -> None:
         core = self._core
@@ -526,8 +542,8 @@ class BatchingSink(Generic[T]):
 
 
 # =============================================================== asyncio
-class AsyncBatchingSink(Generic[T]):
-    """The asyncio twin of :class:`BatchingSink`: flusher tasks on the running loop.
+class AsyncBatchingSink(_SinkBase[T]):
+    """:class:`BatchingSink` for asyncio: flusher tasks on the running loop.
 
     ``submit`` must be called from the loop's thread; it never awaits.
     """
@@ -541,20 +557,17 @@ class AsyncBatchingSink(Generic[T]):
         name: str = "supabase_monitoring",
         strict: bool = False,
     ) -> None:
-        self.config = config or BatchingConfig()
+        super().__init__(config, is_transient, name, strict)
         if self.config.block_timeout > 0:
             raise ValueError(
                 "block_timeout applies to the thread sink only: the asyncio sink's submit "
                 "runs on the event loop, which must never wait for buffer room"
             )
-        self._strict = strict
         self._write_batch = write_batch
-        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = asyncio.Condition()
-        self._deadline: float | None = None
 
     @classmethod
     def factory(
@@ -577,13 +590,6 @@ class AsyncBatchingSink(Generic[T]):
             )
 
         return build
-
-    def __repr__(self) -> str:
-        return (
-            f"<AsyncBatchingSink batch={self.config.max_batch_size} "
-            f"buffer={self.config.max_buffer} pending={self._core.pending()} "
-            f"closed={self._core.closed}>"
-        )
 
     def _ensure_tasks(self) -> None:
         self._tasks = [t for t in self._tasks if not t.done()]
@@ -652,14 +658,6 @@ class AsyncBatchingSink(Generic[T]):
                 await asyncio.wait(pending)
                 core.detach()
         core.abandon_queue()
-
-    @property
-    def stats(self) -> SinkStats:
-        """Counters: enqueued, written, dropped, rejected, pending, batches, retries."""
-        return self._core.stats()
-
-    def _past_deadline(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
 
     async def _run(self) -> None:
         core = self._core
