@@ -143,7 +143,8 @@ def test_alert_once_reports_a_summary() -> None:
 def test_report_csv_neutralises_a_hostile_queue_name(client: MonitoringClient) -> None:
     # Any worker can write a queue name; opened in a spreadsheet it must stay text.
     tag = uuid.uuid4().hex[:10]
-    hostile = f'=HYPERLINK("http://evil.test/{tag}","open")'
+    # (No URL in it: other tests check that the HTML report of the same hour names none.)
+    hostile = f"=1+cmd|' /C calc {tag}'!A0"
     client.record_processing_metric(hostile, 50.0, 1, 0)
     client.flush()
     proc = cli("report", "--hours", "1", "--csv")
