@@ -1,5 +1,5 @@
 """``python -m supabase_monitoring.cli``."""
 
-from .main import main
+from .app import main
 
 raise SystemExit(main())

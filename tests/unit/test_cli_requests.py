@@ -70,3 +70,30 @@ def test_alert_reads_and_stores_state_through_one_http_pool(
     assert events.call_count >= 1  # the store read its state ...
     assert claims.call_count == 1  # ... and wrote its claim
     assert len(pools) == 1  # all through the client's one HTTP pool
+
+
+def test_a_command_without_the_api_runs_with_no_connection(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Room for commands such as a database installer: needs_api=False, conn=None,
+    # and no SUPABASE_* variable required.
+    import types
+
+    from supabase_monitoring.cli import app as cli_main
+
+    seen: list[object] = []
+
+    def run(args: Any, conn: object, out: Any) -> int:
+        seen.append(conn)
+        out.write("offline\n")
+        return 0
+
+    offline = types.ModuleType("offline")
+    offline.register = lambda sub: sub.add_parser("offline").set_defaults(  # type: ignore[attr-defined]
+        run=run, needs_api=False
+    )
+    monkeypatch.setattr(cli_main, "COMMANDS", (*cli_main.COMMANDS, offline))
+    monkeypatch.delenv("SUPABASE_URL")
+    assert main(["offline"]) == 0
+    assert seen == [None]
+    assert capsys.readouterr().out == "offline\n"

@@ -5,7 +5,9 @@ the alert command adds its webhook variables), so no secret has to appear on a
 command line. Expected failures print one line and exit non-zero; ``health``
 exits 0/1/2/3 for healthy/warning/critical/unknown like a Nagios check.
 A command is a module with ``register(subparsers)`` (which sets ``run``) and
-``run(args, conn, out) -> int``; adding one is one line in ``COMMANDS``.
+``run(args, conn, out) -> int``; adding one is one line in ``COMMANDS``. A
+command that needs no API connection (it talks to Postgres directly, say)
+sets ``needs_api=False`` in its parser defaults and gets ``conn=None``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from types import ModuleType
 from ..errors import ConfigurationError, InvalidInputError, MonitoringError
 from ..models import HealthStatus
 from . import aggregate, alert, health, issues, report
-from .config import PROG, CliError, connect, positive_float
+from .config import PROG, CliError, Connection, connect, positive_float
 from .health import EXIT_CODES
 
 #: Every command, in the order ``--help`` lists them.
@@ -61,12 +63,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     # health is a check: any failure to run it means UNKNOWN (3), as Nagios expects.
     fail_code = EXIT_CODES[HealthStatus.UNKNOWN] if args.command == "health" else 1
+    if not getattr(args, "needs_api", True):
+        return _run(args, None, fail_code)
     try:
         conn = connect(args.timeout)
     except CliError as exc:
         return _fail(str(exc), fail_code if exc.exit_code == 1 else exc.exit_code)
     except MonitoringError as exc:
         return _fail(f"cannot set up the client: {exc}", fail_code)
+    try:
+        return _run(args, conn, fail_code)
+    finally:
+        conn.close()
+
+
+def _run(args: argparse.Namespace, conn: Connection | None, fail_code: int) -> int:
+    # The command, with every expected failure turned into one line and an exit code.
     try:
         code: int = args.run(args, conn, sys.stdout)
         return code
@@ -80,8 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"request failed: {exc}", fail_code)
     except KeyboardInterrupt:
         return 130
-    finally:
-        conn.close()
 
 
 def _fail(message: str, code: int) -> int:
