@@ -13,9 +13,12 @@ export SM_PG_PORT
 DB_URL := postgresql://postgres:postgres@127.0.0.1:$(SM_PG_PORT)/postgres?sslmode=disable
 STACK_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help setup stack deploy stack-down release-check lint typecheck db-lint db-test py-test e2e-test wheel test demo bench clean
+.PHONY: help setup stack deploy stack-down release-check check lint typecheck unit integration browser db-lint db-test py-test e2e-test wheel test demo bench clean
 
 help:
+	@echo "make check  - ruff and mypy (Python venv only: no apt, no stack)"
+	@echo "make unit   - unit tests (tests/unit; no stack)"
+	@echo "make integration / make browser - tests against the stack / in headless Chromium"
 	@echo "make test   - install everything, start the local stack, deploy, run linters, pgTAP and pytest"
 	@echo "make demo   - start the stack, deploy, run a short simulated pipeline and show health and reports"
 	@echo "make stack / make deploy / make stack-down / make bench"
@@ -47,12 +50,25 @@ deploy: stack
 release-check:
 	$(PYTHON) scripts/release_manifest.py check
 
-lint: setup
+# Test tiers: check and unit need only the venv; integration needs the stack;
+# browser needs Chromium (apt, via setup). py-test runs every tier.
+check: release-check lint typecheck
+
+lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-typecheck: setup
+typecheck: $(VENV)/.installed
 	$(PY) -m mypy
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q -ra tests/unit
+
+integration: deploy
+	$(STACK_ENV) && $(PY) -m pytest -q -ra tests/integration
+
+browser: setup
+	$(PY) -m pytest -q -ra tests/browser
 
 db-lint: deploy
 	$(SUPABASE) db lint --db-url "$(DB_URL)" --fail-on error --level warning
@@ -75,7 +91,7 @@ wheel: setup
 # that only works on top of an older version of itself).
 test: setup
 	$(STACK) destroy
-	$(MAKE) --no-print-directory release-check lint typecheck db-lint db-test py-test
+	$(MAKE) --no-print-directory check db-lint db-test py-test
 
 demo: deploy
 	$(STACK_ENV) && $(PY) examples/demo.py
