@@ -7,16 +7,22 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := scripts/local-stack.sh
 SUPABASE := .tools/node_modules/.bin/supabase
+DENO     := .tools/node_modules/.bin/deno
+# Deno's cache stays in the checkout (gitignored), whatever $HOME is.
+export DENO_DIR ?= $(CURDIR)/.deno
+export DENO_NO_UPDATE_CHECK := 1
+# Edge Function tests: the stack's API, env, the contract file, and `deno serve` for the example function.
+DENO_TEST_FLAGS := --allow-net --allow-env --allow-read --allow-run
 # SM_PG_PORT / SM_API_PORT / SM_PGRST_PORT / SM_STACK_DIR select a private stack (see scripts/local-stack.sh).
 SM_PG_PORT ?= 54322
 export SM_PG_PORT
 DB_URL := postgresql://postgres:postgres@127.0.0.1:$(SM_PG_PORT)/postgres?sslmode=disable
 STACK_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help setup stack deploy stack-down lint typecheck db-lint db-test py-test test demo bench clean
+.PHONY: help setup stack deploy stack-down lint edge-lint typecheck db-lint db-test py-test edge-test test demo bench clean
 
 help:
-	@echo "make test   - install everything, start the local stack, deploy, run linters, pgTAP and pytest"
+	@echo "make test   - install everything, start the local stack, deploy, run linters, pgTAP, Deno tests and pytest"
 	@echo "make demo   - start the stack, deploy, run a short simulated pipeline and show health and reports"
 	@echo "make stack / make deploy / make stack-down / make bench"
 
@@ -41,9 +47,20 @@ deploy: stack
 	@out=$$($(SUPABASE) db push --db-url "$(DB_URL)" --yes 2>&1); echo "$$out"; \
 	  grep -q "database is up to date" <<<"$$out" || { echo "second db push was not a no-op" >&2; exit 1; }
 
-lint: setup
+lint: setup edge-lint
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# The npm binaries (PostgREST, Supabase CLI, Deno), again whenever the lockfile changes.
+$(DENO): .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Edge Functions (supabase/functions) and the Deno side of tests/contract.
+edge-lint: $(DENO)
+	$(DENO) fmt --check
+	$(DENO) lint
+	$(DENO) check supabase/functions tests/contract
 
 typecheck: setup
 	$(PY) -m mypy
@@ -57,11 +74,14 @@ db-test: deploy
 py-test: deploy
 	$(STACK_ENV) && $(PY) -m pytest -q -ra
 
+edge-test: deploy $(DENO)
+	$(STACK_ENV) && $(DENO) test $(DENO_TEST_FLAGS)
+
 # From nothing: a fresh cluster every time (a stale one could hide a migration
 # that only works on top of an older version of itself).
 test: setup
 	$(STACK) destroy
-	$(MAKE) --no-print-directory lint typecheck db-lint db-test py-test
+	$(MAKE) --no-print-directory lint typecheck db-lint db-test edge-test py-test
 
 demo: deploy
 	$(STACK_ENV) && $(PY) examples/demo.py
@@ -70,4 +90,4 @@ bench: deploy
 	$(STACK_ENV) && $(PY) benchmarks/ingest.py
 
 clean: stack-down
-	rm -rf $(VENV) .tools/node_modules
+	rm -rf $(VENV) .tools/node_modules .deno
