@@ -28,6 +28,7 @@ import {
   type ApiFailure,
   DEFAULT_RETRY,
   failureText,
+  isTransient,
   type RetryPolicy,
   upsertRows,
   withRetry,
@@ -335,7 +336,7 @@ export class EdgeMonitor {
       return [];
     }
     const reason = `${table.schema}.${table.name}: ${failureText(result.failure)}`;
-    if (result.failure.status === 0 || result.failure.status >= 500) {
+    if (isTransient(result.failure)) {
       // Not refused, just not delivered: keep them (same ids) for the next flush.
       const kept = this.#buffer.get(table) ?? [];
       this.#buffer.set(table, rows.concat(kept));
