@@ -159,6 +159,7 @@ Deno.test("stack: finish() hands the flush to EdgeRuntime.waitUntil when it exis
     monitor.recordMetric("edge_wait", 1, { queue });
     await monitor.finish();
     assert.equal(handed.length, 1);
+    assert.equal(monitor.stats.written, 0, "finish() waited for the write");
     await handed[0];
     assert.equal(monitor.stats.written, 1);
   } finally {
