@@ -22,13 +22,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from ._cli import alert_history, alert_setup, alert_silence
 from ._cli.aggregate import Step, aggregate_once, backfill
 from ._cli.connect import Connection, connect
 from ._cli.errors import CliError
 from ._cli.health import EXIT_CODES, render_health
 from ._queries import PERIODS
-from .alerting.delivery import RetryPolicy as DeliveryRetry
-from .alerting.engine import AlertEngine, RunResult
+from .alerting.engine import RunResult
 from .alerting.inputs import gather_inputs
 from .alerting.model import Severity
 from .alerting.notifiers import JsonWebhookNotifier, LogNotifier, Notifier, SlackWebhookNotifier
@@ -41,7 +41,6 @@ from .alerting.rules import (
     OverallStatusRule,
     Rule,
 )
-from .alerting.store import PostgrestAlertStore
 from .errors import ConfigurationError, InvalidInputError, MonitoringError
 from .models import HealthStatus
 from .report import render_html, render_text, report_to_csv, report_to_dict
@@ -179,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="look-back window of the API rules (default 60)",
     )
     p.add_argument("--json", action="store_true", help="print each run's summary as JSON")
+    alert_setup.add_arguments(p)
+    alert_actions = p.add_subparsers(dest="alert_command", metavar="ACTION")
+    alert_silence.add_arguments(alert_actions)
+    alert_history.add_arguments(alert_actions)
     return parser
 
 
@@ -344,15 +347,12 @@ def _print_summary(result: RunResult, as_json: bool, out: TextIO) -> None:
 
 
 def cmd_alert(args: argparse.Namespace, conn: Connection, out: TextIO) -> int:
-    notifiers = _notifiers(args)
-    engine = AlertEngine(
-        alert_rules(args),
-        notifiers,
-        PostgrestAlertStore(conn.transport),
-        cooldown=timedelta(minutes=args.cooldown_minutes),
-        retry=DeliveryRetry(attempts=3, base_delay=1.0),
-    )
-    window = timedelta(minutes=args.window_minutes)
+    if args.alert_command == "silence":
+        return alert_silence.run(args, conn, out)
+    if args.alert_command == "history":
+        return alert_history.run(args, conn, out)
+    setup = alert_setup.build_engine(args, conn, alert_rules(args), _notifiers(args))
+    engine, window = setup.engine, setup.api_window
 
     def once() -> int:
         result = engine.run_once(gather_inputs(conn.client, api_window=window))
@@ -404,6 +404,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     # health is a check: any failure to run it means UNKNOWN (3), as Nagios expects.
     fail_code = EXIT_CODES[HealthStatus.UNKNOWN] if args.command == "health" else 1
+    if args.command == "alert" and args.check_config:
+        try:
+            return alert_setup.check_config(args, sys.stdout)
+        except CliError as exc:
+            return _fail(str(exc), exc.exit_code)
     try:
         conn = connect(args.timeout)
     except CliError as exc:

@@ -1,0 +1,209 @@
+"""Silences in monitoring.alert_silences and the alert history, through the real stack:
+the CLI adds, lists and expires silences; a silenced alert is recorded, not sent, and
+goes out once the silence is expired; history shows both; hostile rows are survived."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from supabase_monitoring._transport import SyncTransport
+from supabase_monitoring.alerting import (
+    Alert,
+    AlertEngine,
+    AlertInputs,
+    LogNotifier,
+    PostgrestAlertStore,
+    RetryPolicy,
+    RuleResult,
+    Severity,
+)
+from supabase_monitoring.alerting.silences import SilenceGate, SilenceStore
+from supabase_monitoring.models import SystemHealth
+
+pytestmark = pytest.mark.integration
+
+
+def _env() -> dict[str, str]:
+    for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_DB_URL"):
+        if not os.environ.get(name):
+            pytest.fail(f"{name} is not set: run with the local stack's environment (make py-test)")
+    return dict(os.environ)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "supabase_monitoring.cli", *args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def transport() -> Iterator[SyncTransport]:
+    env = _env()
+    t = SyncTransport.connect(env["SUPABASE_URL"], env["SUPABASE_SERVICE_ROLE_KEY"])
+    yield t
+    t.close()
+
+
+@dataclass
+class Switch:
+    name: str
+    on: bool = True
+
+    def evaluate(self, inputs: AlertInputs) -> RuleResult:
+        if not self.on:
+            return RuleResult(self.name, True)
+        alert = Alert(self.name, f"{self.name}:x", Severity.CRITICAL, f"{self.name} is on")
+        return RuleResult(self.name, True, (alert,))
+
+
+class Collect:
+    name = "collect"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, notification: object) -> None:
+        self.sent.append(notification.transition.value)  # type: ignore[attr-defined]
+
+
+def test_silence_cli_add_list_expire() -> None:
+    rule = f"cli_silence_{uuid.uuid4().hex[:10]}"
+    added = cli(
+        "alert",
+        "silence",
+        "add",
+        "--rule",
+        rule,
+        "--duration",
+        "2h",
+        "--comment",
+        "deploy",
+        "--created-by",
+        "ci",
+    )
+    assert added.returncode == 0, added.stderr
+    silence_id = added.stdout.split()[-1]
+    listed = json.loads(cli("alert", "silence", "list", "--json").stdout)
+    mine = [s for s in listed if s["id"] == silence_id]
+    assert len(mine) == 1
+    assert (mine[0]["rule_name"], mine[0]["active"], mine[0]["created_by"]) == (rule, True, "ci")
+    table = cli("alert", "silence", "list")
+    assert silence_id in table.stdout and f"rule={rule}" in table.stdout
+
+    weekly = cli(
+        "alert",
+        "silence",
+        "add",
+        "--rule",
+        rule,
+        "--every",
+        "sun 02:00-04:00",
+        "--comment",
+        "weekly maintenance",
+    )
+    assert weekly.returncode == 0, weekly.stderr
+
+    assert cli("alert", "silence", "expire", silence_id).returncode == 0
+    after = json.loads(cli("alert", "silence", "list", "--json").stdout)
+    assert silence_id not in {s["id"] for s in after}
+    everything = json.loads(cli("alert", "silence", "list", "--all", "--json").stdout)
+    assert [s["expired_at"] is not None for s in everything if s["id"] == silence_id] == [True]
+    again = cli("alert", "silence", "expire", silence_id)
+    assert again.returncode == 1 and "no unexpired silence" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "1h"], "at least one matcher"),
+        (["--rule", "x"], "needs an end"),
+        (["--rule", "x", "--every", "someday 1-2"], "expected e.g."),
+        (["--rule", "x", "--every", "sun 02:00-04:00", "--tz", "Mars/Olympus"], "time zone"),
+    ],
+)
+def test_bad_silences_are_refused_with_a_message(args: list[str], message: str) -> None:
+    proc = cli("alert", "silence", "add", "--comment", "c", *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+
+
+def test_silenced_alert_is_recorded_then_sent_when_expired(transport: SyncTransport) -> None:
+    rule = Switch(f"silenced_{uuid.uuid4().hex[:10]}")
+    silences = SilenceStore(transport)
+    out = Collect()
+    engine = AlertEngine(
+        [rule],
+        [out, LogNotifier()],
+        PostgrestAlertStore(transport),
+        retry=RetryPolicy(attempts=1, base_delay=0),
+        gates=[SilenceGate(silences)],
+    )
+    added = cli(
+        "alert",
+        "silence",
+        "add",
+        "--key",
+        f"{rule.name}:*",
+        "--duration",
+        "1h",
+        "--comment",
+        "maintenance",
+    )
+    silence_id = added.stdout.split()[-1]
+    health = SystemHealth.unknown("unused")
+    first = engine.run_once(AlertInputs(health, datetime.now(UTC)))
+    engine.run_once(AlertInputs(health, datetime.now(UTC)))
+    assert out.sent == []
+    assert first.held == [(f"{rule.name}:x", "alert_silenced")]
+
+    history = json.loads(
+        cli("alert", "history", "--since", "10m", "--key", f"{rule.name}:x", "--json").stdout
+    )
+    assert [h["event_type"] for h in history] == ["alert_silenced"]  # recorded once
+    assert silence_id in history[0]["note"]
+
+    assert cli("alert", "silence", "expire", silence_id).returncode == 0
+    engine.run_once(AlertInputs(health, datetime.now(UTC)))
+    assert out.sent == ["fired"]
+    text = cli("alert", "history", "--since", "10m", "--key", f"{rule.name}:x")
+    lines = text.stdout.splitlines()
+    assert "sent fired" in lines[2] and "silenced fired" in lines[3]
+
+
+def test_hostile_rows_do_not_stop_the_alerter_or_the_history(transport: SyncTransport) -> None:
+    tag = uuid.uuid4().hex[:10]
+    key = f"hostile_{tag}:x"
+    with psycopg.connect(_env()["SUPABASE_DB_URL"], autocommit=True) as db:
+        db.execute(
+            "insert into monitoring.alert_silences"
+            " (created_by, comment, rule_name, recurrence_days, window_start, window_end, time_zone)"
+            " values ('x', %s, %s, array[1,2,3,4,5,6,7]::smallint[], '00:00', '23:59', 'Mars/Olympus')",
+            (f"bad zone {tag}", f"hostile_{tag}"),
+        )
+        db.execute(
+            "insert into public.monitoring_events (event_type, details) values"
+            " ('alert_silenced', %s), ('alert_fired', '{\"alert_key\": 5}')",
+            (json.dumps({"alert_key": key, "reason": "\x1b[2Jwiped\nline", "transition": []}),),
+        )
+    # The unreadable silence is skipped (it silences nothing), the rest still load.
+    assert all(s.comment != f"bad zone {tag}" for s in SilenceStore(transport).list())
+    text = cli("alert", "history", "--since", "10m", "--key", key)
+    assert text.returncode == 0, text.stderr
+    assert "\x1b" not in text.stdout and "wiped line" in text.stdout
+    everything = cli("alert", "history", "--since", "10m", "--json")
+    assert everything.returncode == 0, everything.stderr
