@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -103,7 +103,8 @@ def test_silence_cli_add_list_expire() -> None:
     assert len(mine) == 1
     assert (mine[0]["rule_name"], mine[0]["active"], mine[0]["created_by"]) == (rule, True, "ci")
     table = cli("alert", "silence", "list")
-    assert silence_id in table.stdout and f"rule={rule}" in table.stdout
+    assert silence_id in table.stdout
+    assert f"rule={rule}" in table.stdout
 
     weekly = cli(
         "alert",
@@ -124,7 +125,8 @@ def test_silence_cli_add_list_expire() -> None:
     everything = json.loads(cli("alert", "silence", "list", "--all", "--json").stdout)
     assert [s["expired_at"] is not None for s in everything if s["id"] == silence_id] == [True]
     again = cli("alert", "silence", "expire", silence_id)
-    assert again.returncode == 1 and "no unexpired silence" in again.stderr
+    assert again.returncode == 1
+    assert "no unexpired silence" in again.stderr
 
 
 @pytest.mark.parametrize(
@@ -182,7 +184,8 @@ def test_silenced_alert_is_recorded_then_sent_when_expired(transport: SyncTransp
     assert out.sent == ["fired"]
     text = cli("alert", "history", "--since", "10m", "--key", f"{rule.name}:x")
     lines = text.stdout.splitlines()
-    assert "sent fired" in lines[2] and "silenced fired" in lines[3]
+    assert "sent fired" in lines[2]
+    assert "silenced fired" in lines[3]
 
 
 def test_hostile_rows_do_not_stop_the_alerter_or_the_history(transport: SyncTransport) -> None:
@@ -192,7 +195,8 @@ def test_hostile_rows_do_not_stop_the_alerter_or_the_history(transport: SyncTran
         db.execute(
             "insert into monitoring.alert_silences"
             " (created_by, comment, rule_name, recurrence_days, window_start, window_end, time_zone)"
-            " values ('x', %s, %s, array[1,2,3,4,5,6,7]::smallint[], '00:00', '23:59', 'Mars/Olympus')",
+            " values ('x', %s, %s, array[1,2,3,4,5,6,7]::smallint[], '00:00', '23:59',"
+            " 'Mars/Olympus')",
             (f"bad zone {tag}", f"hostile_{tag}"),
         )
         db.execute(
@@ -204,6 +208,7 @@ def test_hostile_rows_do_not_stop_the_alerter_or_the_history(transport: SyncTran
     assert all(s.comment != f"bad zone {tag}" for s in SilenceStore(transport).list())
     text = cli("alert", "history", "--since", "10m", "--key", key)
     assert text.returncode == 0, text.stderr
-    assert "\x1b" not in text.stdout and "wiped line" in text.stdout
+    assert "\x1b" not in text.stdout
+    assert "wiped line" in text.stdout
     everything = cli("alert", "history", "--since", "10m", "--json")
     assert everything.returncode == 0, everything.stderr
