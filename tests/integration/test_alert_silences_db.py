@@ -194,7 +194,8 @@ def test_hostile_rows_do_not_stop_the_alerter_or_the_history(transport: SyncTran
     with psycopg.connect(_env()["SUPABASE_DB_URL"], autocommit=True) as db:
         db.execute(
             "insert into monitoring.alert_silences"
-            " (created_by, comment, rule_name, recurrence_days, window_start, window_end, time_zone)"
+            " (created_by, comment, rule_name, recurrence_days, window_start, window_end,"
+            " time_zone)"
             " values ('x', %s, %s, array[1,2,3,4,5,6,7]::smallint[], '00:00', '23:59',"
             " 'Mars/Olympus')",
             (f"bad zone {tag}", f"hostile_{tag}"),

@@ -42,7 +42,8 @@ def test_the_shipped_example_is_valid_and_means_what_it_says() -> None:
     assert isinstance(latency, ApiLatencyRule)
     assert latency.critical_above_ms == 5000
     assert config.cooldowns == {"api_p95_latency": timedelta(minutes=120)}
-    assert config.flapping is not None and config.flapping.max_changes == 4
+    assert config.flapping is not None
+    assert config.flapping.max_changes == 4
     assert sorted(config.notifiers) == ["chat", "log"]
     critical = config.route(note("overall_status", "overall_status", Severity.CRITICAL))
     assert [n.name for n in critical] == ["log", "slack(https://hooks.example.com/...)"]
