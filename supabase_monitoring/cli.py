@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from ._cli import alert_history, alert_setup, alert_silence
+from ._cli import alert_history, alert_setup, alert_silence, exporter
 from ._cli.aggregate import Step, aggregate_once, backfill
 from ._cli.connect import Connection, connect
 from ._cli.errors import CliError
@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     alert_actions = p.add_subparsers(dest="alert_command", metavar="ACTION")
     alert_silence.add_arguments(alert_actions)
     alert_history.add_arguments(alert_actions)
+    exporter.add_arguments(sub)
     return parser
 
 
@@ -384,6 +385,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Connection, TextIO], int]] = {
     "issues": cmd_issues,
     "aggregate": cmd_aggregate,
     "alert": cmd_alert,
+    "exporter": exporter.run,
 }
 
 

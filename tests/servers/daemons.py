@@ -115,8 +115,8 @@ def start_alertmanager(workdir: Path) -> Daemon:
     )
 
 
-def start_prometheus(workdir: Path, target: str, scrape_interval: str = "1s") -> Daemon:
-    """Prometheus scraping one target (host:port) every ``scrape_interval``."""
+def start_prometheus(workdir: Path, targets: Sequence[str], scrape_interval: str = "1s") -> Daemon:
+    """Prometheus scraping ``targets`` (host:port) every ``scrape_interval``."""
     port = free_port()
     config = workdir / "prometheus.yml"
     config.write_text(
@@ -126,7 +126,7 @@ def start_prometheus(workdir: Path, target: str, scrape_interval: str = "1s") ->
         "scrape_configs:\n"
         "  - job_name: supabase-monitoring\n"
         "    static_configs:\n"
-        f"      - targets: ['{target}']\n"
+        f"      - targets: {list(targets)!r}\n"
     )
     return Daemon(
         [
@@ -139,3 +139,13 @@ def start_prometheus(workdir: Path, target: str, scrape_interval: str = "1s") ->
         "/-/ready",
         workdir / "prometheus.log",
     )
+
+
+def promql(prometheus: Daemon, query: str) -> dict[str, float]:
+    """An instant query: {instance label (or "") : value} of each series."""
+    answer = prometheus.get("/api/v1/query", query=query)
+    if answer.get("status") != "success":
+        raise ValueError(f"query failed: {answer}")
+    return {
+        str(r["metric"].get("instance", "")): float(r["value"][1]) for r in answer["data"]["result"]
+    }

@@ -1,0 +1,80 @@
+"""``exporter --listen HOST:PORT``: serve the figures to Prometheus until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from datetime import timedelta
+from types import FrameType
+from typing import Any, TextIO
+
+from ..exporter.snapshot import take_snapshot
+from .connect import Connection
+from .errors import CliError
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, e.g. 127.0.0.1:9464: {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def add_arguments(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "exporter", help="serve health, queue and API figures at /metrics for Prometheus"
+    )
+    p.add_argument(
+        "--listen",
+        type=listen_address,
+        default=("127.0.0.1", 9464),
+        metavar="HOST:PORT",
+        help="address to serve /metrics on (default 127.0.0.1:9464)",
+    )
+    p.add_argument(
+        "--cache-seconds",
+        type=float,
+        default=15.0,
+        help="serve cached figures for this long between database reads (default 15)",
+    )
+    p.add_argument(
+        "--window-minutes",
+        type=int,
+        default=60,
+        help="window of the per-queue and per-API figures (default 60)",
+    )
+
+
+def _announce(url: str) -> None:
+    sys.stderr.write(f"serving {url}\n")
+    sys.stderr.flush()
+
+
+def run(args: argparse.Namespace, conn: Connection, out: TextIO) -> int:
+    try:
+        from ..exporter.server import CachedCollector, serve
+    except ImportError:
+        raise CliError(
+            "the exporter needs prometheus_client: pip install 'supabase-monitoring[exporter]'"
+        ) from None
+    if args.cache_seconds < 0 or args.window_minutes < 1:
+        raise CliError("--cache-seconds must be >= 0 and --window-minutes >= 1", 2)
+    window = timedelta(minutes=args.window_minutes)
+    collector = CachedCollector(
+        lambda: take_snapshot(conn.client, conn.transport, window=window), ttl=args.cache_seconds
+    )
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    host, port = args.listen
+    try:
+        serve(collector, host, port, stop, on_ready=_announce)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return 0
