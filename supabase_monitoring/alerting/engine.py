@@ -224,14 +224,7 @@ class AlertEngine:
                 "alert %s %s: already handled by another process", event.key, event.transition.value
             )
             return
-        notification = Notification(
-            transition=event.transition,
-            alert=event.alert,
-            event_id=event.id,
-            occurred_at=event.occurred_at,
-            episode_started_at=event.episode_started_at,
-        )
-        self._send(notification, event, store, run)
+        self._send(_notification(event, event.transition, event.id), event, store, run)
 
     def _hold(self, event: StateEvent, hold: Hold, store: AlertStore, run: RunResult) -> None:
         run.held.append((event.key, hold.kind))
@@ -244,13 +237,7 @@ class AlertEngine:
         if first:
             logger.info("alert %s %s held: %s", event.key, event.transition.value, hold.reason)
         if first and hold.announce:
-            notification = Notification(
-                transition=Transition.FLAPPING,
-                alert=event.alert,
-                event_id=hold.hold_id,
-                occurred_at=event.occurred_at,
-                episode_started_at=event.episode_started_at,
-            )
+            notification = _notification(event, Transition.FLAPPING, hold.hold_id)
             self._send(notification, event, store, run)
 
     def _send(
@@ -295,3 +282,13 @@ class AlertEngine:
                     run,
                 )
         self._offline = MemoryAlertStore()
+
+
+def _notification(event: StateEvent, transition: Transition, event_id: str) -> Notification:
+    return Notification(
+        transition=transition,
+        alert=event.alert,
+        event_id=event_id,
+        occurred_at=event.occurred_at,
+        episode_started_at=event.episode_started_at,
+    )

@@ -192,13 +192,14 @@ class AlertStore(Protocol):
         ...
 
 
-def hold_row(
-    event: StateEvent, kind: str, hold_id: str, token: str, details: Mapping[str, Any]
+def note_row(
+    event: StateEvent, event_type: str, row_id: str, details: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The ``monitoring_events`` row of a hold (``alert_silenced``, ``alert_flapping``)."""
+    """A ``monitoring_events`` row about ``event`` that is not a link of its chain: a failed
+    delivery, a hold (``alert_silenced``, ``alert_flapping``)."""
     return {
-        "id": hold_id,
-        "event_type": kind,
+        "id": row_id,
+        "event_type": event_type,
         "details": {
             "alert_key": event.key,
             "rule": event.rule,
@@ -207,7 +208,6 @@ def hold_row(
             "severity": event.severity.value,
             "fingerprint": event.alert.fingerprint,
             "summary": event.summary,
-            "claim_token": token,
             **details,
         },
     }
@@ -244,7 +244,7 @@ class MemoryAlertStore:
     ) -> bool:
         if hold_id in self.holds:
             return False
-        self.holds[hold_id] = hold_row(event, kind, hold_id, "", details)
+        self.holds[hold_id] = note_row(event, kind, hold_id, details)
         return True
 
 

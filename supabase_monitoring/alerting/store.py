@@ -17,7 +17,7 @@ from .state import (
     StateEvent,
     chain_tips,
     delivery_failure_id,
-    hold_row,
+    note_row,
     utcnow,
 )
 
@@ -112,7 +112,8 @@ class PostgrestAlertStore:
         self, event: StateEvent, kind: str, hold_id: str, details: Mapping[str, Any]
     ) -> bool:
         token = str(uuid.uuid4())
-        return self._claim_row(hold_row(event, kind, hold_id, token, details), token)
+        row = note_row(event, kind, hold_id, {**details, "claim_token": token})
+        return self._claim_row(row, token)
 
     def _claim_row(self, row: dict[str, Any], token: str) -> bool:
         """Insert unless the id exists, read back: True if the stored row carries ``token``."""
@@ -131,18 +132,7 @@ class PostgrestAlertStore:
 
     def record_delivery_failure(self, event: StateEvent, details: Mapping[str, Any]) -> None:
         notifier = str(details.get("notifier", ""))
-        row = {
-            "id": delivery_failure_id(event.id, notifier),
-            "event_type": ALERT_DELIVERY_FAILED,
-            "details": {
-                "alert_key": event.key,
-                "rule": event.rule,
-                "event_id": event.id,
-                "transition": event.transition.value,
-                "severity": event.severity.value,
-                "fingerprint": event.alert.fingerprint,
-                "summary": event.summary,
-                **details,
-            },
-        }
+        row = note_row(
+            event, ALERT_DELIVERY_FAILED, delivery_failure_id(event.id, notifier), details
+        )
         call_with_retry(self._retry, lambda: self._t.insert_rows(MONITORING_EVENTS, [row]))

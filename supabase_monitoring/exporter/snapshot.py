@@ -13,41 +13,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from .._tables import TableRef
+from .._transport import SyncTransport
 from ..models import ApiMetricsRow, HealthStatus, QueueMetricsRow, SystemHealth
+from ..report.collect import ReadClient
 
 logger = logging.getLogger("supabase_monitoring.exporter")
 
 QUEUE_STATUS_VIEW = TableRef("public", "queue_monitoring_view")
 T = TypeVar("T")
-
-
-class ExporterClient(Protocol):
-    """The read side of :class:`~supabase_monitoring.MonitoringClient` used here."""
-
-    def get_system_health(self, *, raise_on_error: bool | None = None) -> SystemHealth: ...
-
-    def get_queue_metrics(
-        self, queue_name: str | None = None, *, since: datetime | None = None, limit: int = 1000
-    ) -> list[QueueMetricsRow]: ...
-
-    def get_api_metrics(
-        self, api_name: str | None = None, *, since: datetime | None = None, limit: int = 1000
-    ) -> list[ApiMetricsRow]: ...
-
-
-class RowReader(Protocol):
-    def select(
-        self,
-        table: TableRef,
-        *,
-        columns: str = "*",
-        filters: Sequence[tuple[str, str, str]] = (),
-        order: Sequence[tuple[str, bool]] = (),
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -65,8 +41,8 @@ class Snapshot:
 
 
 def take_snapshot(
-    client: ExporterClient,
-    rows: RowReader,
+    client: ReadClient,
+    rows: SyncTransport,
     *,
     window: timedelta = timedelta(hours=1),
     now: datetime | None = None,

@@ -5,9 +5,6 @@ goes out once the silence is expired; history shows both; hostile rows are survi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +12,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from test_cli_commands import _env, cli
 
 from supabase_monitoring._transport import SyncTransport
 from supabase_monitoring.alerting import (
@@ -31,24 +29,6 @@ from supabase_monitoring.alerting.silences import SilenceGate, SilenceStore
 from supabase_monitoring.models import SystemHealth
 
 pytestmark = pytest.mark.integration
-
-
-def _env() -> dict[str, str]:
-    for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_DB_URL"):
-        if not os.environ.get(name):
-            pytest.fail(f"{name} is not set: run with the local stack's environment (make py-test)")
-    return dict(os.environ)
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "supabase_monitoring.cli", *args],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
