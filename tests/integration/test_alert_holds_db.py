@@ -1,6 +1,7 @@
-"""Silences in monitoring.alert_silences and the alert history, through the real stack:
-the CLI adds, lists and expires silences; a silenced alert is recorded, not sent, and
-goes out once the silence is expired; history shows both; hostile rows are survived."""
+"""Holds through the real stack: silences in monitoring.alert_silences (the CLI adds,
+lists and expires them; a silenced alert is recorded, not sent, and goes out once the
+silence is expired), flapping counted from the stored events, the alert history showing
+all of it, and hostile rows survived."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from test_cli_commands import _env, cli
 
+from supabase_monitoring._tables import MONITORING_EVENTS
 from supabase_monitoring._transport import SyncTransport
 from supabase_monitoring.alerting import (
     Alert,
@@ -25,6 +27,7 @@ from supabase_monitoring.alerting import (
     RuleResult,
     Severity,
 )
+from supabase_monitoring.alerting.flapping import ALERT_FLAPPING, FlappingGate
 from supabase_monitoring.alerting.silences import SilenceGate, SilenceStore
 from supabase_monitoring.models import SystemHealth
 
@@ -193,3 +196,28 @@ def test_hostile_rows_do_not_stop_the_alerter_or_the_history(transport: SyncTran
     assert "wiped line" in text.stdout
     everything = cli("alert", "history", "--since", "10m", "--json")
     assert everything.returncode == 0, everything.stderr
+
+
+def test_flapping_alert_notifies_once_and_is_recorded(transport: SyncTransport) -> None:
+    rule = Switch(f"flapping_{uuid.uuid4().hex[:10]}")
+    out = Collect()
+    engine = AlertEngine(
+        [rule],
+        [out],
+        PostgrestAlertStore(transport),
+        retry=RetryPolicy(attempts=1, base_delay=0),
+        gates=[FlappingGate(max_changes=2, window=timedelta(minutes=10))],
+    )
+    health = SystemHealth.unknown("unused")
+    for on in (True, False, True, False, True, False, True):
+        rule.on = on
+        engine.run_once(AlertInputs(health, datetime.now(UTC)))
+    assert out.sent == ["fired", "resolved", "flapping"]
+    rows = transport.select(
+        MONITORING_EVENTS,
+        columns="event_type,details",
+        filters=[("details->>alert_key", "eq", f"{rule.name}:x")],
+        order=[("created_at", False)],
+    )
+    assert [r["event_type"] for r in rows] == ["alert_fired", "alert_resolved", ALERT_FLAPPING]
+    assert rows[2]["details"]["changes"] == 2
