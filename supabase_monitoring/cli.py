@@ -328,6 +328,7 @@ def _summary(result: RunResult) -> dict[str, Any]:
         "deduplicated": result.suppressed,
         "handled_elsewhere": result.lost_claims,
         "skipped_rules": result.skipped_rules,
+        "held": [{"key": key, "hold": kind} for key, kind in result.held],
         "store_error": result.store_error,
     }
 
@@ -344,6 +345,8 @@ def _print_summary(result: RunResult, as_json: bool, out: TextIO) -> None:
         state = "delivered" if sent.delivered else "DELIVERY FAILED"
         n = sent.notification
         out.write(f"SENT    {n.transition.value:<8} {n.alert.key} ({state})\n")
+    for key, kind in result.held:
+        out.write(f"HELD    {kind.removeprefix('alert_'):<8} {key}\n")
     out.flush()
 
 

@@ -49,7 +49,7 @@ def add_arguments(subparsers: Any) -> None:
     end.add_argument("--until", type=moment, help="end time (for --every: when it stops)")
     add.add_argument("--every", metavar="WINDOW", help="recurring window, e.g. 'sun 02:00-04:00'")
     add.add_argument("--tz", default="UTC", help="time zone of --every (default UTC)")
-    ls = sub.add_parser("list", help="unexpired silences (active or not)")
+    ls = sub.add_parser("list", help="silences in force or to come (not expired, not over)")
     ls.add_argument("--all", action="store_true", help="include expired ones")
     ls.add_argument("--json", action="store_true")
     ex = sub.add_parser("expire", help="end a silence now (it stays listed with --all)")
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, conn: Connection, out: TextIO) -> int:
             raise CliError(f"no unexpired silence with id {args.silence_id}")
         out.write(f"expired {args.silence_id}\n")
         return 0
-    silences = store.list(include_expired=args.all)
+    silences = store.load(include_expired=args.all)
     now = datetime.now(UTC)
     if args.json:
         out.write(json.dumps([_as_dict(s, now) for s in silences], indent=2) + "\n")

@@ -145,7 +145,9 @@ class AlertEngine:
 
     def _refresh(self, run: RunResult, tips: dict[str, StateEvent], now: datetime) -> None:
         """Re-send still-firing, already announced alerts to notifiers that expect it
-        (Alertmanager forgets an alert that is not re-sent)."""
+        (Alertmanager forgets an alert that is not re-sent). Holds do not apply: a
+        silence holds back new transitions, it does not make an announced alert
+        resolve in Alertmanager."""
         refreshing = [n for n in self._notifiers if callable(getattr(n, "refresh", None))]
         if not refreshing:
             return
@@ -153,9 +155,6 @@ class AlertEngine:
         for key in run.suppressed:
             tip = tips.get(key)
             if tip is None or not tip.firing:
-                continue
-            event = StateEvent.successor(tip, Transition.REMINDER, tip.alert, now)
-            if self._hold_for(event) is not None:
                 continue
             notification = Notification(
                 transition=Transition.REMINDER,

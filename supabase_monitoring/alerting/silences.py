@@ -25,7 +25,7 @@ from .._tables import TableRef
 from .holds import Hold, alert_labels
 from .model import Alert
 from .state import NAMESPACE, AlertStore, StateEvent, _ts
-from .store import RowTransport
+from .store import Filter, RowTransport
 
 logger = logging.getLogger("supabase_monitoring.alerting")
 
@@ -214,7 +214,7 @@ def new_silence(
 
 class SilenceTransport(RowTransport, Protocol):
     def update(
-        self, table: TableRef, values: dict[str, Any], filters: Sequence[tuple[str, str, str]]
+        self, table: TableRef, values: dict[str, Any], filters: Sequence[Filter]
     ) -> list[dict[str, Any]]: ...
 
 
@@ -229,14 +229,20 @@ class SilenceStore:
         row = silence.to_row()
         call_with_retry(self._retry, lambda: self._t.insert_rows(ALERT_SILENCES, [row]))
 
-    def list(self, *, include_expired: bool = False, limit: int = 1000) -> list[Silence]:
-        filters = [] if include_expired else [("expired_at", "is", "null")]
-        rows = call_with_retry(
-            self._retry,
-            lambda: self._t.select(
-                ALERT_SILENCES, filters=filters, order=[("created_at", True)], limit=limit
-            ),
-        )
+    def load(
+        self, *, include_expired: bool = False, now: datetime | None = None, limit: int = 1000
+    ) -> list[Silence]:
+        """Silences not expired and not over yet (current and future), newest first;
+        ``include_expired``: every row."""
+        if include_expired:
+            rows = self._select([], limit)
+        else:
+            unexpired: list[Filter] = [("expired_at", "is", "null")]
+            when = (now or datetime.now(UTC)).isoformat()
+            # Two reads instead of an OR: open-ended windows, and those ending later.
+            rows = self._select([*unexpired, ("ends_at", "is", "null")], limit)
+            rows += self._select([*unexpired, ("ends_at", "gt", when)], limit)
+            rows.sort(key=lambda r: str(r.get("created_at")), reverse=True)
         silences = []
         for row in rows:
             try:
@@ -244,6 +250,14 @@ class SilenceStore:
             except (KeyError, ValueError, TypeError) as exc:
                 logger.warning("ignoring unreadable silence %s: %s", row.get("id"), exc)
         return silences
+
+    def _select(self, filters: Sequence[Filter], limit: int) -> list[dict[str, Any]]:
+        return call_with_retry(
+            self._retry,
+            lambda: self._t.select(
+                ALERT_SILENCES, filters=filters, order=[("created_at", True)], limit=limit
+            ),
+        )
 
     def expire(self, silence_id: str, now: datetime | None = None) -> bool:
         """Expire an unexpired silence; False if there is none with that id."""
@@ -266,7 +280,7 @@ class SilenceStore:
 class SilenceSource(Protocol):
     """What :class:`SilenceGate` reads (a :class:`SilenceStore`, or a list in tests)."""
 
-    def list(self) -> Sequence[Silence]: ...
+    def load(self) -> Sequence[Silence]: ...
 
 
 class SilenceGate:
@@ -282,7 +296,7 @@ class SilenceGate:
 
     def prepare(self, store: AlertStore, now: datetime) -> None:
         active = []
-        for silence in self._source.list():
+        for silence in self._source.load():
             since = silence.active_since(now)
             if since is not None:
                 active.append((silence, since))

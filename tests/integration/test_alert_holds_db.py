@@ -102,11 +102,28 @@ def test_silence_cli_add_list_expire() -> None:
     )
     assert weekly.returncode == 0, weekly.stderr
 
+    past = cli(
+        "alert",
+        "silence",
+        "add",
+        "--rule",
+        rule,
+        "--starts",
+        (datetime.now(UTC) - timedelta(hours=3)).isoformat(),
+        "--duration",
+        "1h",
+        "--comment",
+        "yesterday's deploy",
+    )
+    past_id = past.stdout.split()[-1]
+
     assert cli("alert", "silence", "expire", silence_id).returncode == 0
     after = json.loads(cli("alert", "silence", "list", "--json").stdout)
+    assert past_id not in {s["id"] for s in after}  # over: listed with --all only
     assert silence_id not in {s["id"] for s in after}
     everything = json.loads(cli("alert", "silence", "list", "--all", "--json").stdout)
     assert [s["expired_at"] is not None for s in everything if s["id"] == silence_id] == [True]
+    assert [s["active"] for s in everything if s["id"] == past_id] == [False]
     again = cli("alert", "silence", "expire", silence_id)
     assert again.returncode == 1
     assert "no unexpired silence" in again.stderr
@@ -189,7 +206,7 @@ def test_hostile_rows_do_not_stop_the_alerter_or_the_history(transport: SyncTran
             (json.dumps({"alert_key": key, "reason": "\x1b[2Jwiped\nline", "transition": []}),),
         )
     # The unreadable silence is skipped (it silences nothing), the rest still load.
-    assert all(s.comment != f"bad zone {tag}" for s in SilenceStore(transport).list())
+    assert all(s.comment != f"bad zone {tag}" for s in SilenceStore(transport).load())
     text = cli("alert", "history", "--since", "10m", "--key", key)
     assert text.returncode == 0, text.stderr
     assert "\x1b" not in text.stdout

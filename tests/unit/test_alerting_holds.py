@@ -27,7 +27,7 @@ from supabase_monitoring.alerting.state import MemoryAlertStore
 class Silences:
     items: list[Silence]
 
-    def list(self) -> list[Silence]:
+    def load(self) -> list[Silence]:
         return self.items
 
 
