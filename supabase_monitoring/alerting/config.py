@@ -260,6 +260,8 @@ def parse_config(data: Mapping[str, Any], source: str, env: Mapping[str, str]) -
         r.problem("rules", "at least one rule is required")
     for name, body in rules.items():
         _read_rule(r, config, name, r.table(body, f"rules.{name}"))
+    if rules and not config.rules and not r.problems:
+        r.problem("rules", "every rule is disabled")
 
     notifiers = r.table(data.get("notifiers", {}), "notifiers")
     for name, body in notifiers.items():

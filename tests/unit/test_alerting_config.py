@@ -147,3 +147,9 @@ type = "pagerduty"
     assert isinstance(config.notifiers["pd"], PagerDutyNotifier)
     assert "k" * 32 not in repr(config.notifiers["pd"])
     config.close()
+
+
+def test_all_rules_disabled_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "[rules.overall_status]\nenabled = false\n")
+    with pytest.raises(ConfigError, match=r"alerts\.toml: rules: every rule is disabled"):
+        load_config(path, {})

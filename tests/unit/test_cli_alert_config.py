@@ -60,3 +60,24 @@ def test_bad_arguments_exit_2_with_usage(
         main(argv)
     assert exit_.value.code == 2
     assert "expected" in capsys.readouterr().err
+
+
+def test_flags_add_alertmanager_and_pagerduty_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from supabase_monitoring._cli.alert_setup import _stateful_notifiers
+    from supabase_monitoring.cli import build_parser
+
+    monkeypatch.delenv("SUPABASE_MONITORING_ALERTMANAGER_URL", raising=False)
+    monkeypatch.delenv("SUPABASE_MONITORING_PAGERDUTY_ROUTING_KEY", raising=False)
+    args = build_parser().parse_args(["alert", "--watch", "600"])
+    assert _stateful_notifiers(args) == []
+    monkeypatch.setenv("SUPABASE_MONITORING_PAGERDUTY_ROUTING_KEY", "k" * 32)
+    args = build_parser().parse_args(
+        ["alert", "--watch", "600", "--alertmanager", "http://am:9093"]
+    )
+    am, pd = _stateful_notifiers(args)
+    assert am.name == "alertmanager(http://am:9093/...)"
+    assert am._lease.total_seconds() == 1800  # type: ignore[attr-defined]  # 3 runs' worth
+    assert pd.name.startswith("pagerduty(")
+    assert "k" * 32 not in repr(pd)
