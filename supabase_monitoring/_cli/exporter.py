@@ -10,9 +10,14 @@ from datetime import timedelta
 from types import FrameType
 from typing import Any, TextIO
 
+from .._retry import RetryPolicy
 from ..exporter.snapshot import take_snapshot
-from .connect import Connection
+from .connect import Connection, connect
 from .errors import CliError
+
+#: A scrape must finish within Prometheus's scrape_timeout (10 s by default) even when
+#: the API is down: one quick retry per read, not the SDK's default backoff.
+SCRAPE_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.1, max_backoff=0.5, max_elapsed=2.0)
 
 
 def listen_address(text: str) -> tuple[str, int]:
@@ -53,6 +58,8 @@ def _announce(url: str) -> None:
 
 
 def run(args: argparse.Namespace, conn: Connection, out: TextIO) -> int:
+    """Serve until SIGTERM/SIGINT. Reads go through a connection of their own with
+    :data:`SCRAPE_RETRY` (``conn``, with the SDK's default retries, stays unused)."""
     try:
         from ..exporter.server import CachedCollector, serve
     except ImportError:
@@ -62,9 +69,6 @@ def run(args: argparse.Namespace, conn: Connection, out: TextIO) -> int:
     if args.cache_seconds < 0 or args.window_minutes < 1:
         raise CliError("--cache-seconds must be >= 0 and --window-minutes >= 1", 2)
     window = timedelta(minutes=args.window_minutes)
-    collector = CachedCollector(
-        lambda: take_snapshot(conn.client, conn.transport, window=window), ttl=args.cache_seconds
-    )
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -73,8 +77,15 @@ def run(args: argparse.Namespace, conn: Connection, out: TextIO) -> int:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     host, port = args.listen
+    reads = connect(args.timeout, retry=SCRAPE_RETRY)
     try:
+        collector = CachedCollector(
+            lambda: take_snapshot(reads.client, reads.transport, window=window),
+            ttl=args.cache_seconds,
+        )
         serve(collector, host, port, stop, on_ready=_announce)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    finally:
+        reads.close()
     return 0

@@ -77,7 +77,8 @@ def exporters(tmp_path: Path) -> Iterator[tuple[Exporter, Exporter]]:
 
 @pytest.fixture
 def prometheus(tmp_path: Path, exporters: tuple[Exporter, Exporter]) -> Iterator[Daemon]:
-    daemon = start_prometheus(tmp_path, [e.address for e in exporters])
+    # 2 s: room for a scrape on a loaded 2-core machine (timeout = interval).
+    daemon = start_prometheus(tmp_path, [e.address for e in exporters], scrape_interval="2s")
     yield daemon
     daemon.stop()
 
@@ -137,10 +138,26 @@ def test_prometheus_scrapes_our_figures(
         "processing_health",
         "worker_health",
     }
-    assert query("supabase_monitoring_up") == {good.address: 1.0, bad.address: 0.0}
-    assert query("supabase_monitoring_health_status_code")[bad.address] == 3.0  # unknown
-    assert query('supabase_monitoring_source_up{source="api_metrics"}')[bad.address] == 0.0
-    assert wait_until(
-        lambda: query("supabase_monitoring_exporter_refresh_errors_total")[bad.address] > 0,
-        what="refresh errors counted",
-    )
+    assert query("supabase_monitoring_up")[good.address] == 1.0
+
+    def unreachable() -> dict[str, float]:
+        # Each scrape of the unreachable side stands alone: read all of it in one go.
+        figures = {
+            q: query(q).get(bad.address)
+            for q in (
+                "supabase_monitoring_up",
+                "supabase_monitoring_health_status_code",
+                'supabase_monitoring_source_up{source="api_metrics"}',
+                "supabase_monitoring_exporter_refresh_errors_total > 0",
+            )
+        }
+        return figures if None not in figures.values() else {}
+
+    figures = wait_until(unreachable, what="the unreachable exporter's figures")
+    errors = figures.pop("supabase_monitoring_exporter_refresh_errors_total > 0")
+    assert errors >= 4  # each failed source of each refresh counts
+    assert figures == {
+        "supabase_monitoring_up": 0.0,
+        "supabase_monitoring_health_status_code": 3.0,  # unknown
+        'supabase_monitoring_source_up{source="api_metrics"}': 0.0,
+    }
