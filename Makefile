@@ -19,12 +19,13 @@ export SM_PG_PORT
 DB_URL := postgresql://postgres:postgres@127.0.0.1:$(SM_PG_PORT)/postgres?sslmode=disable
 STACK_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help setup stack deploy stack-down release-check check lint edge-lint typecheck unit integration browser db-lint db-test py-test edge-test e2e-test wheel test demo bench clean
+.PHONY: help setup stack deploy stack-down release-check check lint edge-lint typecheck unit integration servers browser db-lint db-test py-test edge-test e2e-test wheel test demo bench clean
 
 help:
 	@echo "make check  - ruff and mypy (Python venv only: no apt, no stack)"
 	@echo "make unit   - unit tests (tests/unit; no stack)"
 	@echo "make integration / make browser - tests against the stack / in headless Chromium"
+	@echo "make servers - alerting and exporter against real Alertmanager / Prometheus (and the stack)"
 	@echo "make test   - install everything, start the local stack, deploy, run linters, pgTAP, Deno tests and pytest"
 	@echo "make demo   - start the stack, deploy, run a short simulated pipeline and show health and reports"
 	@echo "make stack / make deploy / make stack-down / make bench"
@@ -57,6 +58,7 @@ release-check:
 	$(PYTHON) scripts/release_manifest.py check
 
 # Test tiers: check and unit need only the venv; integration needs the stack;
+# servers needs the stack and Prometheus + Alertmanager (apt, via setup);
 # browser needs Chromium (apt, via setup). py-test runs every tier.
 check: release-check lint typecheck
 
@@ -83,6 +85,9 @@ unit: $(VENV)/.installed
 
 integration: deploy
 	$(STACK_ENV) && $(PY) -m pytest -q -ra tests/integration
+
+servers: deploy
+	$(STACK_ENV) && $(PY) -m pytest -q -ra tests/servers
 
 browser: setup
 	$(PY) -m pytest -q -ra tests/browser

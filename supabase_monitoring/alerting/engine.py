@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .delivery import DeliveryOutcome, DeliveryRetry, deliver
+from .holds import Gate, Hold
 from .model import Alert, Notification, Transition
 from .notifiers import Notifier
 from .rules import AlertInputs, Rule, RuleResult
@@ -36,6 +37,7 @@ class RunResult:
     suppressed: list[str] = field(default_factory=list)  # keys deduplicated this run
     lost_claims: list[str] = field(default_factory=list)  # another process sent them
     skipped_rules: list[str] = field(default_factory=list)  # no data to evaluate
+    held: list[tuple[str, str]] = field(default_factory=list)  # (key, hold kind) not sent
     store_error: str | None = None
 
     @property
@@ -48,8 +50,10 @@ class AlertEngine:
 
     ``cooldown`` is the minimum time between two notifications of the same
     firing alert: within it a still-firing alert is deduplicated, after it a
-    reminder goes out (``None``: never remind). AlertSeverity changes and
-    resolutions are always sent.
+    reminder goes out (``None``: never remind); ``cooldowns`` overrides it per
+    rule name. Severity changes and resolutions are always sent, unless a
+    ``gate`` (silences, flapping: see :mod:`.holds`) holds them. ``router``
+    picks the notifiers of each notification (default: all of them).
     """
 
     def __init__(
@@ -61,6 +65,9 @@ class AlertEngine:
         cooldown: timedelta | None = timedelta(hours=1),
         retry: DeliveryRetry | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        cooldowns: Mapping[str, timedelta | None] | None = None,
+        gates: Sequence[Gate] = (),
+        router: Callable[[Notification], Sequence[Notifier]] | None = None,
     ) -> None:
         if not rules:
             raise ValueError("at least one rule is required")
@@ -73,6 +80,10 @@ class AlertEngine:
         self._notifiers = list(notifiers)
         self._store = store
         self._cooldown = cooldown
+        self._cooldowns = dict(cooldowns or {})
+        self._gates = list(gates)
+        self._active_gates: list[Gate] = []
+        self._router = router or (lambda _: self._notifiers)
         self._retry = retry or DeliveryRetry()
         self._sleep = sleep
         # Used only while the database store fails, so a --watch process keeps
@@ -107,9 +118,62 @@ class AlertEngine:
         else:
             self._settle_offline(run, tips, inputs.evaluated_at)
 
+        self._prepare_gates(store, inputs.evaluated_at)
         for step in self._plan(run.active, tips, evaluated, inputs.evaluated_at, run):
             self._execute(step, store, run)
+        self._refresh(run, tips, inputs.evaluated_at)
         return run
+
+    def _prepare_gates(self, store: AlertStore, now: datetime) -> None:
+        # A gate that cannot read its data holds nothing this run: an alert
+        # sent during a maintenance window is better than one lost.
+        self._active_gates = []
+        for gate in self._gates:
+            try:
+                gate.prepare(store, now)
+            except Exception as exc:
+                logger.error("alert gate %s unavailable, not applied: %s", gate.name, exc)
+            else:
+                self._active_gates.append(gate)
+
+    def _hold_for(self, event: StateEvent) -> Hold | None:
+        for gate in self._active_gates:
+            hold = gate.check(event)
+            if hold is not None:
+                return hold
+        return None
+
+    def _refresh(self, run: RunResult, tips: dict[str, StateEvent], now: datetime) -> None:
+        """Re-send still-firing, already announced alerts to notifiers that expect it
+        (Alertmanager forgets an alert that is not re-sent). Holds do not apply: a
+        silence holds back new transitions, it does not make an announced alert
+        resolve in Alertmanager."""
+        refreshing = [n for n in self._notifiers if callable(getattr(n, "refresh", None))]
+        if not refreshing:
+            return
+        firing: dict[str, list[Notification]] = {}
+        for key in run.suppressed:
+            tip = tips.get(key)
+            if tip is None or not tip.firing:
+                continue
+            notification = Notification(
+                transition=Transition.REMINDER,
+                alert=tip.alert,
+                event_id=tip.id,
+                occurred_at=now,
+                episode_started_at=tip.episode_started_at,
+            )
+            for notifier in self._router(notification):
+                firing.setdefault(notifier.name, []).append(notification)
+        for notifier in refreshing:
+            batch = firing.get(notifier.name, [])
+            if not batch:
+                continue
+            try:
+                notifier.refresh(batch)  # type: ignore[attr-defined]
+            except Exception as exc:
+                # The next run re-sends; Alertmanager keeps alerts until endsAt.
+                logger.warning("refresh of %s failed: %s", notifier.name, exc)
 
     def _plan(
         self,
@@ -128,7 +192,9 @@ class AlertEngine:
                 steps.append(StateEvent.successor(tip, Transition.FIRED, alert, now))
             elif tip.severity is not alert.severity:
                 steps.append(StateEvent.successor(tip, Transition.CHANGED, alert, now))
-            elif self._cooldown is not None and now - tip.occurred_at >= self._cooldown:
+            elif (cooldown := self._cooldowns.get(alert.rule, self._cooldown)) is not None and (
+                now - tip.occurred_at >= cooldown
+            ):
                 steps.append(StateEvent.successor(tip, Transition.REMINDER, alert, now))
             else:
                 run.suppressed.append(alert.key)
@@ -139,6 +205,10 @@ class AlertEngine:
         return steps
 
     def _execute(self, event: StateEvent, store: AlertStore, run: RunResult) -> None:
+        hold = self._hold_for(event)
+        if hold is not None:
+            self._hold(event, hold, store, run)
+            return
         try:
             won = store.claim(event)
         except Exception as exc:
@@ -153,14 +223,26 @@ class AlertEngine:
                 "alert %s %s: already handled by another process", event.key, event.transition.value
             )
             return
-        notification = Notification(
-            transition=event.transition,
-            alert=event.alert,
-            event_id=event.id,
-            occurred_at=event.occurred_at,
-            episode_started_at=event.episode_started_at,
-        )
-        outcomes = deliver(notification, self._notifiers, self._retry, self._sleep)
+        self._send(_notification(event, event.transition, event.id), event, store, run)
+
+    def _hold(self, event: StateEvent, hold: Hold, store: AlertStore, run: RunResult) -> None:
+        run.held.append((event.key, hold.kind))
+        details = {"reason": hold.reason, **hold.details}
+        try:
+            first = store.record_hold(event, hold.kind, hold.hold_id, details)
+        except Exception as exc:
+            logger.error("could not record the hold of %s: %s", event.key, exc)
+            return
+        if first:
+            logger.info("alert %s %s held: %s", event.key, event.transition.value, hold.reason)
+        if first and hold.announce:
+            notification = _notification(event, Transition.FLAPPING, hold.hold_id)
+            self._send(notification, event, store, run)
+
+    def _send(
+        self, notification: Notification, event: StateEvent, store: AlertStore, run: RunResult
+    ) -> None:
+        outcomes = deliver(notification, self._router(notification), self._retry, self._sleep)
         run.sent.append(SentNotification(notification, outcomes))
         for outcome in outcomes:
             if outcome.delivered:
@@ -199,3 +281,13 @@ class AlertEngine:
                     run,
                 )
         self._offline = MemoryAlertStore()
+
+
+def _notification(event: StateEvent, transition: Transition, event_id: str) -> Notification:
+    return Notification(
+        transition=transition,
+        alert=event.alert,
+        event_id=event_id,
+        occurred_at=event.occurred_at,
+        episode_started_at=event.episode_started_at,
+    )

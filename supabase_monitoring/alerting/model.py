@@ -28,6 +28,8 @@ class Transition(str, Enum):
     REMINDER = "reminder"
     CHANGED = "changed"
     RESOLVED = "resolved"
+    #: Not a state change: the one notice that an alert is held as flapping.
+    FLAPPING = "flapping"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Notification:
             Transition.REMINDER: "STILL FIRING",
             Transition.CHANGED: "CHANGED",
             Transition.RESOLVED: "RESOLVED",
+            Transition.FLAPPING: "FLAPPING",
         }[self.transition]
         return f"[{label}] {self.alert.severity.value.upper()}: {self.alert.summary}"
 

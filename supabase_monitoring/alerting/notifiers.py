@@ -106,14 +106,17 @@ class _WebhookNotifier:
         if self._owns_client:
             self._client.close()
 
-    def payload(self, notification: Notification) -> dict[str, Any]:
+    def payload(self, notification: Notification) -> Any:
         raise NotImplementedError
 
     def _extra_headers(self, body: bytes) -> dict[str, str]:
         return {}
 
     def send(self, notification: Notification) -> None:
-        body = json.dumps(self.payload(notification), separators=(",", ":")).encode()
+        self._post(self.payload(notification))
+
+    def _post(self, document: Any) -> None:
+        body = json.dumps(document, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", **self._headers}
         headers.update(self._extra_headers(body))
         try:
@@ -169,7 +172,7 @@ class SlackWebhookNotifier(_WebhookNotifier):
         resolved = notification.transition is Transition.RESOLVED
         fields = [
             {"title": "Alert", "value": alert.key, "short": True},
-            {"title": "AlertSeverity", "value": alert.severity.value, "short": True},
+            {"title": "Severity", "value": alert.severity.value, "short": True},
         ]
         fields.extend(
             {"title": str(name), "value": _format_value(value), "short": True}

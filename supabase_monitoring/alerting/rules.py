@@ -92,10 +92,8 @@ class OverallStatusRule:
         if severity is None or severity.rank < self.min_status.rank:
             return RuleResult(self.name, True)
         details: dict[str, object] = {"overall_status": health.overall_status.value}
-        for component in ("queue_health", "processing_health", "worker_health"):
-            part = getattr(health, component)
-            if part is not None:
-                details[component] = part.status.value
+        for component, part in health.components().items():
+            details[component] = str(part["status"])
         alert = Alert(
             rule=self.name,
             key=self.name,
@@ -108,7 +106,8 @@ class OverallStatusRule:
 
 @dataclass(frozen=True)
 class ComponentCriticalRule:
-    """Any health component (queues, processing, workers) is critical."""
+    """Any health component is critical: queues, processing, workers, and whatever
+    component the health document adds (see :meth:`SystemHealth.components`)."""
 
     name: str = "component_critical"
 
@@ -117,14 +116,11 @@ class ComponentCriticalRule:
         if not _known(health):
             return RuleResult(self.name, False)
         alerts = []
-        for component in ("queue_health", "processing_health", "worker_health"):
-            part = getattr(health, component)
-            if part is None or part.status is not HealthStatus.CRITICAL:
+        for component, part in health.components().items():
+            if part["status"] != HealthStatus.CRITICAL.value:
                 continue
             figures = {
-                k: v
-                for k, v in part.model_dump(mode="json").items()
-                if k != "status" and not isinstance(v, (dict, list))
+                k: v for k, v in part.items() if k != "status" and not isinstance(v, (dict, list))
             }
             alerts.append(
                 Alert(

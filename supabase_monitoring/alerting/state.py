@@ -181,6 +181,37 @@ class AlertStore(Protocol):
 
     def record_delivery_failure(self, event: StateEvent, details: Mapping[str, Any]) -> None: ...
 
+    def load_events(self, since: datetime) -> list[StateEvent]:
+        """State events since ``since``, oldest first (flapping counts transitions)."""
+        ...
+
+    def record_hold(
+        self, event: StateEvent, kind: str, hold_id: str, details: Mapping[str, Any]
+    ) -> bool:
+        """Record that ``event`` was held (once per ``hold_id``); True if this call recorded it."""
+        ...
+
+
+def note_row(
+    event: StateEvent, event_type: str, row_id: str, details: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A ``monitoring_events`` row about ``event`` that is not a link of its chain: a failed
+    delivery, a hold (``alert_silenced``, ``alert_flapping``)."""
+    return {
+        "id": row_id,
+        "event_type": event_type,
+        "details": {
+            "alert_key": event.key,
+            "rule": event.rule,
+            "event_id": event.id,
+            "transition": event.transition.value,
+            "severity": event.severity.value,
+            "fingerprint": event.alert.fingerprint,
+            "summary": event.summary,
+            **details,
+        },
+    }
+
 
 class MemoryAlertStore:
     """Process-local store: for tests, and the fallback while the database is unreachable."""
@@ -188,6 +219,7 @@ class MemoryAlertStore:
     def __init__(self) -> None:
         self.events: dict[str, StateEvent] = {}
         self.failures: list[dict[str, Any]] = []
+        self.holds: dict[str, dict[str, Any]] = {}
 
     def load_tips(self) -> dict[str, StateEvent]:
         return chain_tips(self.events.values())
@@ -200,6 +232,20 @@ class MemoryAlertStore:
 
     def record_delivery_failure(self, event: StateEvent, details: Mapping[str, Any]) -> None:
         self.failures.append({"event_id": event.id, **details})
+
+    def load_events(self, since: datetime) -> list[StateEvent]:
+        return sorted(
+            (e for e in self.events.values() if e.occurred_at >= since),
+            key=lambda e: e.occurred_at,
+        )
+
+    def record_hold(
+        self, event: StateEvent, kind: str, hold_id: str, details: Mapping[str, Any]
+    ) -> bool:
+        if hold_id in self.holds:
+            return False
+        self.holds[hold_id] = note_row(event, kind, hold_id, details)
+        return True
 
 
 def utcnow() -> datetime:

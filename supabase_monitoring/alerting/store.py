@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._retry import RetryPolicy, call_with_retry
@@ -16,6 +17,7 @@ from .state import (
     StateEvent,
     chain_tips,
     delivery_failure_id,
+    note_row,
     utcnow,
 )
 
@@ -58,7 +60,9 @@ class PostgrestAlertStore:
         return cls(transport, **options)
 
     def load_tips(self) -> dict[str, StateEvent]:
-        since = (utcnow() - self._horizon).isoformat()
+        return chain_tips(self.load_events(utcnow() - self._horizon))
+
+    def load_events(self, since: datetime) -> list[StateEvent]:
         rows = call_with_retry(
             self._retry,
             lambda: self._t.select(
@@ -66,7 +70,7 @@ class PostgrestAlertStore:
                 columns="id,event_type,details,created_at",
                 filters=[
                     ("event_type", "in", f"({','.join(STATE_EVENT_TYPES)})"),
-                    ("created_at", "gte", since),
+                    ("created_at", "gte", since.isoformat()),
                 ],
                 order=[("created_at", True)],
                 limit=self._max_events,
@@ -80,37 +84,37 @@ class PostgrestAlertStore:
                 events.append(StateEvent.from_row(row))
             except (KeyError, ValueError, TypeError):
                 logger.warning("ignoring malformed alert event %s", row.get("id"))
-        return chain_tips(events)
+        events.reverse()  # newest were read first, so a truncation drops the oldest
+        return events
 
     def claim(self, event: StateEvent) -> bool:
-        row = event.to_row()
+        return self._claim_row(event.to_row(), event.claim_token)
+
+    def record_hold(
+        self, event: StateEvent, kind: str, hold_id: str, details: Mapping[str, Any]
+    ) -> bool:
+        token = str(uuid.uuid4())
+        row = note_row(event, kind, hold_id, {**details, "claim_token": token})
+        return self._claim_row(row, token)
+
+    def _claim_row(self, row: dict[str, Any], token: str) -> bool:
+        """Insert unless the id exists, read back: True if the stored row carries ``token``."""
         call_with_retry(self._retry, lambda: self._t.insert_rows(MONITORING_EVENTS, [row]))
         stored = call_with_retry(
             self._retry,
             lambda: self._t.select(
                 MONITORING_EVENTS,
                 columns="id,details->>claim_token",
-                filters=[("id", "eq", event.id)],
+                filters=[("id", "eq", row["id"])],
             ),
         )
         if not stored:
-            raise InvalidResponseError(f"alert event {event.id} missing right after its insert")
-        return bool(stored[0].get("claim_token") == event.claim_token)
+            raise InvalidResponseError(f"alert event {row['id']} missing right after its insert")
+        return bool(stored[0].get("claim_token") == token)
 
     def record_delivery_failure(self, event: StateEvent, details: Mapping[str, Any]) -> None:
         notifier = str(details.get("notifier", ""))
-        row = {
-            "id": delivery_failure_id(event.id, notifier),
-            "event_type": ALERT_DELIVERY_FAILED,
-            "details": {
-                "alert_key": event.key,
-                "rule": event.rule,
-                "event_id": event.id,
-                "transition": event.transition.value,
-                "severity": event.severity.value,
-                "fingerprint": event.alert.fingerprint,
-                "summary": event.summary,
-                **details,
-            },
-        }
+        row = note_row(
+            event, ALERT_DELIVERY_FAILED, delivery_failure_id(event.id, notifier), details
+        )
         call_with_retry(self._retry, lambda: self._t.insert_rows(MONITORING_EVENTS, [row]))

@@ -20,12 +20,12 @@ from types import ModuleType
 
 from ..errors import ConfigurationError, InvalidInputError, MonitoringError
 from ..models import HealthStatus
-from . import aggregate, alert, db, health, issues, report
+from . import aggregate, alert, db, exporter, health, issues, report
 from .config import PROG, CliError, Connection, connect, positive_float
 from .health import EXIT_CODES
 
 #: Every command, in the order ``--help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (health, report, issues, aggregate, alert, db)
+COMMANDS: tuple[ModuleType, ...] = (health, report, issues, aggregate, alert, exporter, db)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Operate the Supabase pipeline monitoring: health, reports, issues, "
-        "aggregation and alerts. Reads SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.",
+        "aggregation, alerts and the Prometheus exporter. "
+        "Reads SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests and retries")
     parser.add_argument(

@@ -86,6 +86,22 @@ def test_component_critical_names_each_critical_component() -> None:
     assert result.alerts[0].details["total_stuck_messages"] == 12
 
 
+def test_health_rules_cover_components_the_document_adds() -> None:
+    # Components the SQL side adds (cron jobs, heartbeats) arrive as extras of SystemHealth.
+    doc = health("critical").model_dump(mode="json")
+    doc["cron_health"] = {"status": "critical", "failed_runs": 3, "jobs": [{"name": "x"}]}
+    doc["heartbeat_health"] = {"status": "warning", "stale_workers": 1}
+    doc["not_a_component"] = {"figure": 1}
+    h = SystemHealth.model_validate(doc)
+    critical = ComponentCriticalRule().evaluate(inputs(h))
+    assert [a.key for a in critical.alerts] == ["component_critical:cron_health"]
+    assert critical.alerts[0].details == {"component": "cron_health", "failed_runs": 3}
+    overall = OverallStatusRule().evaluate(inputs(h)).alerts[0]
+    assert overall.details["cron_health"] == "critical"
+    assert overall.details["heartbeat_health"] == "warning"
+    assert "not_a_component" not in overall.details
+
+
 def test_api_error_rate_thresholds_and_min_calls() -> None:
     rows = [
         api("stripe", HOUR, 100, 30),  # 30% -> critical
