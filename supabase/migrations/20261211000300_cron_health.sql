@@ -139,8 +139,6 @@ declare
   v_m      integer;
   v_name   text;
   v_i      integer;
-  v_j      integer;
-  v_k      integer;
   v_out    timestamptz[] := array[]::timestamptz[];
 begin
   v_sched := case v_sched

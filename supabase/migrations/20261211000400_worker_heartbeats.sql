@@ -94,7 +94,8 @@ select h.id, h.worker_name, h.host, h.pid, h.sdk_version, h.started_at, h.last_s
        case
          when h.closed_at is not null then 'closed'
          when exists (select 1 from monitoring.worker_heartbeats as n
-                      where n.worker_name = h.worker_name and n.started_at > h.last_seen_at) then 'replaced'
+                      where n.worker_name = h.worker_name and n.id <> h.id
+                        and n.started_at > h.last_seen_at) then 'replaced'
          when h.last_seen_at < now() - make_interval(secs => t.value) then 'silent'
          else 'alive' end as status,
        floor(extract(epoch from now() - h.last_seen_at))::bigint as seconds_since_seen
