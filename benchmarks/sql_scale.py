@@ -112,6 +112,15 @@ class Bench:
         row = self.conn.execute(sql, params).fetchone()
         return row[0] if row else None
 
+    def checkpoint(self) -> None:
+        """Flush dirty pages between phases, when the role may (postgres on Supabase may not)."""
+        may = self.scalar(
+            "select rolsuper or pg_has_role(current_user, 'pg_checkpoint', 'member')"
+            " from pg_roles where rolname = current_user"
+        )
+        if may:
+            self.conn.execute("checkpoint")
+
     def count(self, sql: str, params: Params = None) -> int:
         value = self.scalar(sql, params)
         return int(value) if isinstance(value, int) else 0
@@ -249,20 +258,20 @@ class Bench:
         if not self.exists("table", "cron.job"):
             yield
             return
+        # cron.job is read-only to postgres on Supabase: jobs change through cron.alter_job.
         rows = self.conn.execute(
-            "update cron.job set active = false where active and command ~* 'monitoring'"
-            " returning jobid, jobname"
+            "select jobid, jobname from cron.job where active and command ~* 'monitoring'"
         ).fetchall()
+        for r in rows:
+            self.conn.execute("select cron.alter_job(%s, active => false)", (r[0],))
         if rows:
             print(f"  paused cron jobs: {', '.join(r[1] for r in rows)}")
         try:
             yield
         finally:
             if rows:
-                self.conn.execute(
-                    "update cron.job set active = true where jobid = any(%s)",
-                    ([r[0] for r in rows],),
-                )
+                for r in rows:
+                    self.conn.execute("select cron.alter_job(%s, active => true)", (r[0],))
                 print("  cron jobs restored")
 
     # ------------------------------------------------------------ health
@@ -465,10 +474,10 @@ class Bench:
             f"every {self.args.writer_interval_ms:g} ms"
         )
         started_at = self.now()
-        self.conn.execute("checkpoint")
+        self.checkpoint()
         base, _ = self.run_writer(lambda: time.sleep(self.args.baseline_seconds))
         self.report_latency("baseline", base)
-        self.conn.execute("checkpoint")
+        self.checkpoint()
 
         def purge() -> tuple[int, int, float]:
             calls = deleted = 0
