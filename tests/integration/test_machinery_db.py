@@ -9,7 +9,6 @@ is removed afterwards.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -18,22 +17,12 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from sdk_stack import wait_for
 
 DB = psycopg.Connection[dict[str, Any]]
 
 # pg_cron 1.4 schedules by the minute: a job scheduled now runs within ~60 s.
 CRON_TIMEOUT_S = 95.0
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = CRON_TIMEOUT_S) -> Any:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(1)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def health_as_service_role(db: DB) -> dict[str, Any]:
@@ -85,6 +74,7 @@ def test_a_failing_job_makes_cron_health_report_it(db: DB, unique: str, cron_job
             " where jobid = %s and status in ('succeeded', 'failed') order by runid limit 1",
             (jobid,),
         ).fetchone(),
+        CRON_TIMEOUT_S,
     )
     assert run["status"] == "failed"
 
@@ -221,6 +211,7 @@ def test_a_growing_queue_is_recorded_every_minute_and_its_trend_rises(db: DB, un
                 ' and "timestamp" > %s',
                 (unique, t0),
             ).fetchone(),
+            CRON_TIMEOUT_S,
         )
         assert recorded["metric_value"] == 600
         assert recorded["tags"] == {"queue": unique, "source": "snapshot", "approximate": False}
