@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
-from sdk_stack import INTEGRATION_RETRY, StackEnv
+from sdk_stack import INTEGRATION_RETRY, StackEnv, wait_for
 
 from supabase_monitoring import BatchingConfig, HeartbeatConfig, MonitoringClient
 from supabase_monitoring.alerting.inputs import gather_inputs
@@ -28,16 +27,6 @@ from supabase_monitoring.report.collect import collect_report
 
 DB = psycopg.Connection[dict[str, Any]]
 WAIT_S = 20.0
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def instance_rows(db: DB, name: str) -> list[dict[str, Any]]:
@@ -67,7 +56,7 @@ def test_a_client_reports_alive_then_closed(
         batching=BatchingConfig(heartbeat=HeartbeatConfig(interval=0.5, worker_name=unique)),
     )
     try:
-        rows = wait_for("the first heartbeat", lambda: instance_rows(db, unique))
+        rows = wait_for("the first heartbeat", lambda: instance_rows(db, unique), WAIT_S)
         assert [(r["status"], r["pid"]) for r in rows] == [("alive", os.getpid())]
         seen = [w for w in client.list_workers(status="alive") if w.worker_name == unique]
         assert len(seen) == 1
@@ -111,7 +100,7 @@ def test_a_worker_killed_without_closing_turns_silent_and_alerts(
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        wait_for("the worker's heartbeat", lambda: instance_rows(db, unique))
+        wait_for("the worker's heartbeat", lambda: instance_rows(db, unique), WAIT_S)
     finally:
         proc.send_signal(signal.SIGKILL)  # no close(), no atexit: it dies without a word
         proc.wait(timeout=10)
