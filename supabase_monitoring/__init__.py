@@ -19,6 +19,7 @@ from __future__ import annotations
 from ._async_client import AsyncMonitoringClient
 from ._batching import AsyncBatchingSink, BatchingConfig, BatchingSink
 from ._client import MonitoringClient
+from ._heartbeat import HeartbeatConfig
 from ._retry import RetryPolicy
 from ._sink import (
     AsyncDirectSink,
@@ -54,10 +55,14 @@ from .errors import (
 from .models import (
     AggregatedMetric,
     ApiMetricsRow,
+    CronHealth,
+    CronJobProblem,
     HealthStatus,
     MonitoringEvent,
     PipelineMetric,
     ProcessingHealth,
+    QueueDepthHour,
+    QueueDepthTrend,
     QueueHealth,
     QueueMetricsRow,
     QueueSnapshot,
@@ -65,6 +70,7 @@ from .models import (
     SystemHealth,
     WorkerHealth,
     WorkerIssue,
+    WorkerStatus,
 )
 
 __version__ = "0.2.0"
@@ -88,8 +94,11 @@ __all__ = [
     "BatchingSink",
     "ClosedError",
     "ConfigurationError",
+    "CronHealth",
+    "CronJobProblem",
     "DirectSink",
     "HealthStatus",
+    "HeartbeatConfig",
     "InvalidInputError",
     "InvalidResponseError",
     "MonitoringClient",
@@ -99,6 +108,8 @@ __all__ = [
     "PermissionDeniedError",
     "PipelineMetric",
     "ProcessingHealth",
+    "QueueDepthHour",
+    "QueueDepthTrend",
     "QueueHealth",
     "QueueMetricsRow",
     "QueueSnapshot",
@@ -114,6 +125,7 @@ __all__ = [
     "TransientError",
     "WorkerHealth",
     "WorkerIssue",
+    "WorkerStatus",
     "__version__",
     "is_transient",
 ]

@@ -14,6 +14,7 @@ from ._client_base import DISABLED_REASON, ClientBase
 from ._queries import (
     AGGREGATE_FUNCTION,
     HEALTH_FUNCTION,
+    QUEUE_TREND_FUNCTION,
     Select,
     aggregate_params,
     aggregated_metrics_query,
@@ -22,8 +23,11 @@ from ._queries import (
     parse_health,
     parse_row_count,
     parse_rows,
+    queue_depth_history_query,
     queue_metrics_query,
+    queue_trend_params,
     resolve_issue_update,
+    worker_status_query,
 )
 from ._retry import RetryPolicy, call_with_retry_async
 from ._sink import (
@@ -39,10 +43,13 @@ from ._transport import DEFAULT_TIMEOUT, AsyncTransport
 from .models import (
     AggregatedMetric,
     ApiMetricsRow,
+    QueueDepthHour,
+    QueueDepthTrend,
     QueueMetricsRow,
     Severity,
     SystemHealth,
     WorkerIssue,
+    WorkerStatus,
 )
 
 if TYPE_CHECKING:
@@ -252,6 +259,43 @@ class AsyncMonitoringClient(ClientBase[AsyncTransport, AsyncRowSink]):
             return []
         rows = await self._select(api_metrics_query(api_name, since, limit))
         return parse_rows(ApiMetricsRow, rows, "API metrics")
+
+    async def list_workers(
+        self, *, status: str | None = None, limit: int = 1000
+    ) -> list[WorkerStatus]:
+        """Client instances from their heartbeats (monitoring.worker_status): worker, host,
+        pid, SDK version, started, last seen, and ``status`` alive | silent | closed | replaced."""
+        if self._disabled:
+            return []
+        rows = await self._select(worker_status_query(status, limit))
+        return parse_rows(WorkerStatus, rows, "worker status")
+
+    async def get_queue_depth_history(
+        self,
+        queue_name: str | None = None,
+        *,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[QueueDepthHour]:
+        """Hourly queue depth (monitoring.queue_depth_hourly): samples, max/avg depth,
+        max oldest message age, recorded every minute by pg_cron."""
+        if self._disabled:
+            return []
+        rows = await self._select(queue_depth_history_query(queue_name, since, limit))
+        return parse_rows(QueueDepthHour, rows, "queue depth history")
+
+    async def get_queue_depth_trend(self, window_minutes: int = 30) -> list[QueueDepthTrend]:
+        """Each queue's depth samples of the last ``window_minutes`` summarised
+        (``monitoring.queue_depth_trend``): what the queue growth alert reads."""
+        params = queue_trend_params(window_minutes)
+        if self._disabled:
+            return []
+        data = await self._retried(
+            lambda t: t.rpc(QUEUE_TREND_FUNCTION, params, schema="monitoring")
+        )
+        return parse_rows(
+            QueueDepthTrend, data if isinstance(data, list) else [data], "queue trend"
+        )
 
     async def get_aggregated_metrics(
         self,

@@ -18,6 +18,9 @@ Why it is shaped like this:
   isolate the offending rows; only those are rejected.
 * A forked child starts with an empty buffer and its own flusher; it never
   re-sends the parent's rows.
+* The writer also sends the client's heartbeats (``_heartbeat``): a flusher
+  that wakes up anyway sends one when due, and ``close`` sends the last one,
+  marked closed. A failed heartbeat is logged and forgotten.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._heartbeat import HEARTBEAT_RPC, Heartbeat, HeartbeatConfig
 from ._ids import finalize
 from ._retry import Backoff
 from ._sink import SinkStats
@@ -75,6 +79,8 @@ class BatchingConfig:
     """Deadline for delivering what is left when the interpreter exits."""
     drop_log_interval: float = 10.0
     """At most one 'dropped rows' warning per this many seconds."""
+    heartbeat: HeartbeatConfig | None = field(default_factory=HeartbeatConfig)
+    """The client's presence reports (worker name, every 30 s); None turns them off."""
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -282,8 +288,9 @@ class _BufferCore(Generic[T]):
 
 
 class _SinkBase(Generic[T]):
-    """What the thread and asyncio sinks share besides ``_BufferCore``: config, strictness,
-    the close deadline, stats and repr. The flush loops stay per sink (one awaits)."""
+    """What the thread and asyncio sinks share besides ``_BufferCore``: config,
+    strictness, the close deadline, the heartbeat, stats and repr. The flush loops
+    stay per sink (one awaits)."""
 
     def __init__(
         self,
@@ -291,11 +298,18 @@ class _SinkBase(Generic[T]):
         is_transient: Callable[[BaseException], bool],
         name: str,
         strict: bool,
+        heartbeat: bool,
     ) -> None:
         self.config = config or BatchingConfig()
         self._strict = strict
         self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
         self._deadline: float | None = None
+        hb = self.config.heartbeat
+        self.heartbeat: Heartbeat | None = Heartbeat(hb) if heartbeat and hb is not None else None
+        """This client instance's heartbeat (None when off or when the sink has no RPC)."""
+
+    def _heartbeat_due(self) -> bool:
+        return self.heartbeat is not None and not self._core.closed and self.heartbeat.claim()
 
     def __repr__(self) -> str:
         return (
@@ -349,12 +363,16 @@ class BatchingSink(_SinkBase[T]):
         name: str = "supabase_monitoring",
         on_fork_child: Callable[[], None] | None = None,
         strict: bool = False,
+        heartbeat_rpc: Callable[[dict[str, Any]], object] | None = None,
     ) -> None:
-        super().__init__(config, is_transient, name, strict)
+        super().__init__(config, is_transient, name, strict, heartbeat_rpc is not None)
         self._write_batch = write_batch
         self._on_fork_child = on_fork_child
+        self._heartbeat_rpc = heartbeat_rpc
         self._init_sync_primitives()
         _live_sinks.add(self)
+        if self.heartbeat is not None:
+            self._start()  # a worker that records nothing yet is still alive
 
     @classmethod
     def factory(
@@ -369,12 +387,16 @@ class BatchingSink(_SinkBase[T]):
                 finalize(rows)  # once per batch, in the flusher, not on the worker's thread
                 transport.insert_rows(table, rows)
 
+            def heartbeat(params: dict[str, Any]) -> object:
+                return transport.rpc(HEARTBEAT_RPC, params, schema="monitoring")
+
             return BatchingSink(
                 write_batch,
                 is_transient=is_transient,
                 config=config,
                 strict=context.strict,
                 on_fork_child=context.transport.reset_after_fork,
+                heartbeat_rpc=heartbeat,
             )
 
         return build
@@ -395,6 +417,9 @@ class BatchingSink(_SinkBase[T]):
         self._init_sync_primitives()
         if self._on_fork_child is not None:
             self._on_fork_child()
+        if self.heartbeat is not None:
+            self.heartbeat.reset_after_fork()  # the child is an instance of its own
+            self._start()
 
     # ---- public API -----------------------------------------------------
     def submit(self, table: T, row: Row) -> bool:
@@ -458,6 +483,12 @@ class BatchingSink(_SinkBase[T]):
         self._threads = []
         core.abandon_queue()
         _live_sinks.discard(self)
+        if (
+            self.heartbeat is not None
+            and self._heartbeat_rpc is not None
+            and not self._past_deadline()
+        ):
+            self.heartbeat.send(self._heartbeat_rpc, closed=True)  # stopped cleanly: not silent
 
     # ---- flusher ---------------------------------------------------------
     def _append_when_room(self, table: T, row: Row) -> bool:
@@ -500,6 +531,8 @@ class BatchingSink(_SinkBase[T]):
             if not self._stop.is_set() and len(core.queue) < self.config.max_batch_size:
                 self._wake.wait(self.config.flush_interval)
             self._wake.clear()
+            if self._heartbeat_due() and self.heartbeat and self._heartbeat_rpc:
+                self.heartbeat.send(self._heartbeat_rpc)
             while core.queue:
                 if self._past_deadline():
                     return
@@ -556,18 +589,25 @@ class AsyncBatchingSink(_SinkBase[T]):
         config: BatchingConfig | None = None,
         name: str = "supabase_monitoring",
         strict: bool = False,
+        heartbeat_rpc: Callable[[dict[str, Any]], Awaitable[object]] | None = None,
     ) -> None:
-        super().__init__(config, is_transient, name, strict)
+        super().__init__(config, is_transient, name, strict, heartbeat_rpc is not None)
         if self.config.block_timeout > 0:
             raise ValueError(
                 "block_timeout applies to the thread sink only: the asyncio sink's submit "
                 "runs on the event loop, which must never wait for buffer room"
             )
         self._write_batch = write_batch
+        self._tasks_ran = False  # a closed heartbeat only follows a live one
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = asyncio.Condition()
+        self._heartbeat_rpc = heartbeat_rpc
+        if self.heartbeat is not None:
+            # Built inside a running loop: beat from now on; else from the first record.
+            with contextlib.suppress(RuntimeError):
+                self._ensure_tasks()
 
     @classmethod
     def factory(
@@ -582,11 +622,15 @@ class AsyncBatchingSink(_SinkBase[T]):
                 finalize(rows)
                 await transport.insert_rows(table, rows)
 
+            async def heartbeat(params: dict[str, Any]) -> object:
+                return await transport.rpc(HEARTBEAT_RPC, params, schema="monitoring")
+
             return AsyncBatchingSink(
                 write_batch,
                 is_transient=is_transient,
                 config=config,
                 strict=context.strict,
+                heartbeat_rpc=heartbeat,
             )
 
         return build
@@ -658,14 +702,24 @@ class AsyncBatchingSink(_SinkBase[T]):
                 await asyncio.wait(pending)
                 core.detach()
         core.abandon_queue()
+        if self.heartbeat is not None and self._heartbeat_rpc is not None and self._tasks_ran:
+            remaining = None if self._deadline is None else self._deadline - time.monotonic()
+            if remaining is None or remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self.heartbeat.send_async(self._heartbeat_rpc, closed=True), remaining
+                    )
 
     async def _run(self) -> None:
         core = self._core
+        self._tasks_ran = True
         while True:
             if not self._stop.is_set() and len(core.queue) < self.config.max_batch_size:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.config.flush_interval)
             self._wake.clear()
+            if self._heartbeat_due() and self.heartbeat and self._heartbeat_rpc:
+                await self.heartbeat.send_async(self._heartbeat_rpc)
             while core.queue:
                 if self._past_deadline():
                     return

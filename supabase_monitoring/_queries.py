@@ -20,8 +20,10 @@ from ._redact import redact
 from ._tables import (
     AGGREGATED_METRICS,
     API_METRICS_VIEW,
+    QUEUE_DEPTH_HOURLY_VIEW,
     QUEUE_METRICS_VIEW,
     WORKER_ISSUES,
+    WORKER_STATUS_VIEW,
     TableRef,
 )
 from ._transport import Filter, Order
@@ -52,6 +54,8 @@ __all__ = [
 
 HEALTH_FUNCTION = "get_system_health"
 AGGREGATE_FUNCTION = "aggregate_metrics"  # in the monitoring schema
+QUEUE_TREND_FUNCTION = "queue_depth_trend"  # in the monitoring schema
+WORKER_STATES = ("alive", "silent", "closed", "replaced")
 PERIODS = ("hourly", "daily", "weekly")
 MAX_LIMIT = 10_000
 
@@ -111,6 +115,35 @@ def queue_metrics_query(queue_name: str | None, since: datetime | None, limit: o
 def api_metrics_query(api_name: str | None, since: datetime | None, limit: object) -> Select:
     """Rows of monitoring.api_metrics, by API then newest hour first."""
     return _view_query(API_METRICS_VIEW, "api_name", api_name, since, limit)
+
+
+def queue_depth_history_query(
+    queue_name: str | None, since: datetime | None, limit: object
+) -> Select:
+    """Rows of monitoring.queue_depth_hourly, by queue then newest hour first."""
+    return _view_query(QUEUE_DEPTH_HOURLY_VIEW, "queue_name", queue_name, since, limit)
+
+
+def worker_status_query(status: str | None, limit: object) -> Select:
+    """Client instances of monitoring.worker_status by worker name, most recently seen first."""
+    filters: list[Filter] = []
+    if status is not None:
+        if status not in WORKER_STATES:
+            raise InvalidInputError(
+                f"status must be one of {', '.join(WORKER_STATES)}; got {status!r}"
+            )
+        filters.append(("status", "eq", status))
+    return Select(
+        WORKER_STATUS_VIEW, filters, [("worker_name", False), ("last_seen_at", True)], _limit(limit)
+    )
+
+
+def queue_trend_params(window_minutes: object) -> dict[str, Any]:
+    """Arguments of monitoring.queue_depth_trend()."""
+    minutes = check_count(window_minutes, "window_minutes")
+    if not 1 <= minutes <= 7 * 24 * 60:
+        raise InvalidInputError(f"window_minutes must be between 1 and 10080, got {minutes}")
+    return {"p_window_minutes": minutes}
 
 
 def aggregated_metrics_query(

@@ -9,10 +9,12 @@ __all__ = [
     "API_METRICS_VIEW",
     "MONITORING_EVENTS",
     "PIPELINE_METRICS",
+    "QUEUE_DEPTH_HOURLY_VIEW",
     "QUEUE_METRICS_VIEW",
     "QUEUE_SNAPSHOTS",
     "TABLES",
     "WORKER_ISSUES",
+    "WORKER_STATUS_VIEW",
     "TableRef",
 ]
 
@@ -40,6 +42,8 @@ MONITORING_EVENTS = TableRef("public", "monitoring_events")
 
 QUEUE_METRICS_VIEW = TableRef("monitoring", "queue_metrics")
 API_METRICS_VIEW = TableRef("monitoring", "api_metrics")
+QUEUE_DEPTH_HOURLY_VIEW = TableRef("monitoring", "queue_depth_hourly")
+WORKER_STATUS_VIEW = TableRef("monitoring", "worker_status")
 
 #: The five tables the SDK writes or reads rows of (views excluded).
 TABLES: tuple[TableRef, ...] = (

@@ -161,6 +161,66 @@ class ApiMetricsRow(_Row):
         return _rate(self.error_count or 0, self.total_calls)
 
 
+class WorkerStatus(_Row):
+    """A row of monitoring.worker_status: one client instance and its state."""
+
+    id: str
+    worker_name: str
+    host: str = ""
+    pid: int | None = None
+    sdk_version: str = ""
+    started_at: datetime
+    last_seen_at: datetime
+    closed_at: datetime | None = None
+    status: Literal["alive", "silent", "closed", "replaced"]
+    seconds_since_seen: int
+
+
+class QueueDepthHour(_Row):
+    """A row of monitoring.queue_depth_hourly: one queue's depth over one UTC hour."""
+
+    hour: datetime
+    queue_name: str
+    samples: int | None = None
+    max_depth: float | None = None
+    avg_depth: float | None = None
+    max_oldest_msg_age_sec: float | None = None
+    max_stuck_messages: float | None = None
+    approximate: bool | None = None
+
+
+class QueueDepthTrend(_Row):
+    """``monitoring.queue_depth_trend()``: one queue's depth samples over the window."""
+
+    queue_name: str
+    samples: int
+    first_depth: float
+    last_depth: float
+    min_depth: float
+    max_depth: float
+    avg_depth_first_third: float | None = None
+    avg_depth_middle_third: float | None = None
+    avg_depth_last_third: float | None = None
+    last_oldest_msg_age_sec: float | None = None
+    approximate: bool = False
+    first_recorded_at: datetime
+    last_recorded_at: datetime
+
+    @property
+    def keeps_growing(self) -> bool:
+        """Deeper at the end than at the start, and each third of the window deeper than
+        the one before (a queue the consumers are not keeping up with)."""
+        thirds = (
+            self.avg_depth_first_third,
+            self.avg_depth_middle_third,
+            self.avg_depth_last_third,
+        )
+        if any(t is None for t in thirds):
+            return False
+        a, b, c = (float(t) for t in thirds if t is not None)
+        return self.last_depth > self.first_depth and a < b < c
+
+
 # ---------------------------------------------------------------- health
 
 
@@ -193,13 +253,51 @@ class ProcessingHealth(_Component):
 
 
 class WorkerHealth(_Component):
-    """Open worker issues by severity."""
+    """Open worker issues by severity, and workers gone silent (heartbeats)."""
 
     open_issues: int | None = None
     critical_issues: int | None = None
     error_issues: int | None = None
     warning_issues: int | None = None
     info_issues: int | None = None
+    workers_reporting: int | None = None
+    """Client instances alive or silent (not closed, not replaced by a restart)."""
+    silent_workers: int | None = None
+    """Instances whose last heartbeat is older than ``silent_after_seconds``."""
+    closed_workers: int | None = None
+    """Instances that closed cleanly within the last ``silent_after_seconds``."""
+    silent_after_seconds: float | None = None
+    silent_worker_names: list[str] = Field(default_factory=list)
+    """Up to 20, longest silent first."""
+
+
+class CronJobProblem(BaseModel):
+    """One of this project's pg_cron jobs that failed, was missed or overran."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    jobname: str
+    schedule: str | None = None
+    problems: list[Literal["failed", "missed", "overrunning"]]
+    last_run_status: str | None = None
+    last_run_started_at: datetime | None = None
+    last_run_seconds: float | None = None
+    expected_interval_seconds: float | None = None
+    last_due_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_message: str | None = None
+
+
+class CronHealth(_Component):
+    """This project's pg_cron jobs: failed, missed and overrunning ones."""
+
+    jobs_checked: int | None = None
+    inactive_jobs: int | None = None
+    failed_jobs: int | None = None
+    missed_jobs: int | None = None
+    overrunning_jobs: int | None = None
+    max_consecutive_failures: int | None = None
+    problem_jobs: list[CronJobProblem] = Field(default_factory=list)
 
 
 class SystemHealth(BaseModel):
@@ -216,6 +314,8 @@ class SystemHealth(BaseModel):
     queue_health: QueueHealth | None = None
     processing_health: ProcessingHealth | None = None
     worker_health: WorkerHealth | None = None
+    cron_health: CronHealth | None = None
+    """None from a database older than the machinery migrations (20261211*)."""
     error: str | None = None
 
     @property

@@ -9,7 +9,7 @@ select plan(86);
 select has_schema('monitoring');
 select tables_are('monitoring', array[
   'pipeline_metrics', 'aggregated_metrics', 'worker_issues', 'queue_snapshots',
-  'health_thresholds', 'aggregation_watermarks', 'alert_silences']);
+  'health_thresholds', 'aggregation_watermarks', 'alert_silences', 'worker_heartbeats']);
 select has_table('public', 'monitoring_events', 'public.monitoring_events exists');
 
 select columns_are('monitoring', 'pipeline_metrics',
@@ -146,7 +146,7 @@ select is_empty(
   'every policy applies to service_role only');
 
 -- ------------------------------------------------------------ views
-select views_are('monitoring', array['queue_metrics', 'api_metrics']);
+select views_are('monitoring', array['queue_metrics', 'api_metrics', 'queue_depth_hourly', 'worker_status']);
 select has_view('public', 'queue_monitoring_view', 'public.queue_monitoring_view exists');
 select columns_are('monitoring', 'queue_metrics',
   array['queue_name', 'hour', 'total_batches', 'success_count', 'error_count',
@@ -164,7 +164,8 @@ select is_empty(
 
 -- ------------------------------------------------------------ functions
 select functions_are('monitoring', array[
-  'aggregate_metrics', 'aggregate_hourly_metrics', 'purge_expired_metrics', 'queue_status']);
+  'aggregate_metrics', 'aggregate_hourly_metrics', 'purge_expired_metrics', 'queue_status',
+  'record_queue_depths', 'queue_depth_trend', 'prune_cron_history', 'record_worker_heartbeat']);
 select has_function('monitoring', 'aggregate_metrics', array['text', 'timestamp with time zone']);
 select function_returns('monitoring', 'aggregate_metrics', array['text', 'timestamp with time zone'], 'integer');
 select function_returns('monitoring', 'aggregate_hourly_metrics', array[]::text[], 'integer');
@@ -189,12 +190,18 @@ select results_eq(
   $$select setting, value from monitoring.health_thresholds order by setting$$,
   $$values ('api_error_rate_critical', 0.25::double precision), ('api_error_rate_warning', 0.05),
            ('batch_error_rate_critical', 0.25), ('batch_error_rate_warning', 0.05),
+           ('cron_consecutive_failures_critical', 2), ('cron_failed_jobs_warning', 0),
+           ('cron_missed_grace_seconds', 120), ('cron_missed_jobs_critical', 1), ('cron_missed_jobs_warning', 0),
+           ('cron_overrunning_jobs_warning', 0), ('cron_run_history_days', 7),
            ('processing_min_samples', 10), ('processing_window_minutes', 15),
+           ('queue_dead_letter_read_count', 5), ('queue_depth_count_cap', 10000),
            ('queue_snapshot_max_age_minutes', 60), ('queue_stuck_after_seconds', 600),
            ('queue_stuck_messages_critical', 10), ('queue_stuck_messages_warning', 0),
            ('worker_critical_issues_critical', 0), ('worker_error_issues_critical', 5),
-           ('worker_error_issues_warning', 0), ('worker_issue_lookback_hours', 24),
-           ('worker_warning_issues_warning', 0)$$,
+           ('worker_error_issues_warning', 0), ('worker_heartbeat_retention_days', 7),
+           ('worker_issue_lookback_hours', 24),
+           ('worker_silent_after_seconds', 300), ('worker_silent_workers_critical', 2),
+           ('worker_silent_workers_warning', 0), ('worker_warning_issues_warning', 0)$$,
   'every threshold is seeded with its documented default');
 select throws_ok($$update monitoring.health_thresholds set value = 1.5 where setting = 'api_error_rate_warning'$$,
   '23514', null, 'an error rate threshold above 1 is rejected');

@@ -1,7 +1,8 @@
 -- public.get_system_health(): the JSON contract, and every status at each
 -- threshold (just below, at, just above) for queue, processing and worker
 -- health, the overall status, overrides through monitoring.health_thresholds,
--- the time windows, and a missing setting.
+-- the time windows, and a missing setting. cron_health and the heartbeat keys of
+-- worker_health have their own files (10_cron_health.sql, 11_worker_heartbeats.sql).
 --
 -- Health looks at all recent data, so this test first deletes, inside its own
 -- transaction (rolled back at the end), the rows that would feed it: recent
@@ -19,6 +20,12 @@ delete from monitoring.pipeline_metrics
 where metric_name in ('queue_processing', 'api_call') and "timestamp" >= now() - interval '1 day';
 delete from monitoring.worker_issues where not resolved;
 delete from monitoring.queue_snapshots where captured_at >= now() - interval '1 day';
+-- The machinery checks (20261211*): no heartbeats, and this project's pg_cron jobs
+-- with no run history, each first seen now (so none is missed yet).
+delete from monitoring.worker_heartbeats;
+delete from cron.job_run_details where jobid in (select jobid from monitoring_internal.cron_project_jobs());
+select monitoring_internal.register_cron_jobs();
+update monitoring_internal.cron_job_registry set first_seen_at = now();
 
 -- Helpers (temporary, gone at the end of the session).
 create function pg_temp.status(p_component text) returns text language sql as $$
@@ -56,14 +63,16 @@ $$;
 
 -- ------------------------------------------------------------ contract, all quiet
 select is(
-  public.get_system_health() - 'timestamp',
+  public.get_system_health() - 'timestamp' - 'cron_health',
   '{"overall_status": "healthy",
     "queue_health": {"status": "healthy", "queues_checked": 0, "queues_with_issues": 0,
                      "total_stuck_messages": 0, "last_check_time": null},
     "processing_health": {"status": "healthy", "window_minutes": 15, "total_batches": 0, "messages_processed": 0,
                           "batch_error_rate": null, "throughput_per_minute": 0, "api_calls": 0, "api_error_rate": null},
     "worker_health": {"status": "healthy", "open_issues": 0, "critical_issues": 0, "error_issues": 0,
-                      "warning_issues": 0, "info_issues": 0}}'::jsonb,
+                      "warning_issues": 0, "info_issues": 0,
+                      "workers_reporting": 0, "silent_workers": 0, "closed_workers": 0,
+                      "silent_after_seconds": 300, "silent_worker_names": []}}'::jsonb,
   'no data: every component healthy, numbers zero, rates null (the full document)');
 select is((public.get_system_health() ->> 'timestamp')::timestamptz, now(), 'timestamp is the time of the check');
 
@@ -175,7 +184,8 @@ select is(pg_temp.status('worker_health'), 'critical', 'workers: six open error 
 select is(
   public.get_system_health() -> 'worker_health',
   '{"status": "critical", "open_issues": 9, "critical_issues": 0, "error_issues": 6,
-    "warning_issues": 0, "info_issues": 3}'::jsonb,
+    "warning_issues": 0, "info_issues": 3, "workers_reporting": 0, "silent_workers": 0, "closed_workers": 0,
+    "silent_after_seconds": 300, "silent_worker_names": []}'::jsonb,
   'workers: open issues by severity');
 select pg_temp.set_issues('error', 0);
 select pg_temp.set_issues('critical', 1);

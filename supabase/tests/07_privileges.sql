@@ -7,7 +7,7 @@
 -- SECURITY DEFINER function pins search_path to ''.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(114);
+select plan(116);
 
 -- ------------------------------------------------------------ catalog: exact privileges
 select schema_privs_are('monitoring', r, array[]::text[], format('%s has no privilege on schema monitoring', r))
@@ -166,6 +166,13 @@ select throws_ok($$insert into monitoring_internal.queue_minute_stats (minute, h
   '42501', null, 'service_role cannot write rollups');
 select lives_ok($$select monitoring_internal.refresh_rollups()$$, 'service_role runs the rollup refresh');
 reset role;
+
+-- ------------------------------------------------------------ the deploy-time assertion (20261211000700)
+select lives_ok($$select monitoring_internal.assert_api_access()$$, 'the deployed schema passes the access assertion');
+grant select on monitoring.worker_heartbeats to anon;
+select throws_ok($$select monitoring_internal.assert_api_access()$$, 'P0001', null,
+  'a grant to anon fails the assertion (and so the deploy of any migration ending with it)');
+revoke select on monitoring.worker_heartbeats from anon;
 
 select * from finish();
 rollback;

@@ -35,8 +35,11 @@ from .rules import (
     CriticalIssuesRule,
     HealthUnknownRule,
     OverallStatusRule,
+    QueueGrowingRule,
+    QueueOldestMessageRule,
     Rule,
     RuleResult,
+    WorkerSilentRule,
     default_rules,
 )
 from .silences import Recurrence, Silence, SilenceGate, SilenceStore, new_silence
@@ -73,6 +76,8 @@ __all__ = [
     "OverallStatusRule",
     "PagerDutyNotifier",
     "PostgrestAlertStore",
+    "QueueGrowingRule",
+    "QueueOldestMessageRule",
     "Recurrence",
     "Route",
     "Rule",
@@ -84,6 +89,7 @@ __all__ = [
     "SlackWebhookNotifier",
     "Transition",
     "WebhookReceiver",
+    "WorkerSilentRule",
     "alert_labels",
     "default_rules",
     "deliver",

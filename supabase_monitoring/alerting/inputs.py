@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..errors import MonitoringError
-from ..models import ApiMetricsRow, WorkerIssue
+from ..models import ApiMetricsRow, QueueDepthTrend, WorkerIssue
 from .rules import AlertInputs
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ def gather_inputs(
     client: MonitoringClient,
     *,
     api_window: timedelta = timedelta(hours=1),
+    trend_window: timedelta = timedelta(minutes=30),
     now: datetime | None = None,
 ) -> AlertInputs:
     now = now or datetime.now(UTC)
@@ -37,4 +38,16 @@ def gather_inputs(
     except MonitoringError as exc:
         logger.warning("worker issues unavailable, issue rule skipped: %s", exc)
         issues = None
-    return AlertInputs(health=health, evaluated_at=now, api_hours=api_hours, critical_issues=issues)
+    trends: list[QueueDepthTrend] | None
+    try:
+        trends = client.get_queue_depth_trend(max(1, int(trend_window.total_seconds() // 60)))
+    except MonitoringError as exc:
+        logger.warning("queue depth history unavailable, queue depth rules skipped: %s", exc)
+        trends = None
+    return AlertInputs(
+        health=health,
+        evaluated_at=now,
+        api_hours=api_hours,
+        critical_issues=issues,
+        queue_trends=trends,
+    )

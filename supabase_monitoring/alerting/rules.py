@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..models import ApiMetricsRow, HealthStatus, SystemHealth, WorkerIssue
+from ..models import ApiMetricsRow, HealthStatus, QueueDepthTrend, SystemHealth, WorkerIssue
 from .model import Alert, AlertSeverity
 
 
@@ -29,6 +29,8 @@ class AlertInputs:
     evaluated_at: datetime
     api_hours: Sequence[ApiMetricsRow] | None = None
     critical_issues: Sequence[WorkerIssue] | None = None
+    queue_trends: Sequence[QueueDepthTrend] | None = None
+    """Each queue's recorded depth over the last minutes (``queue_depth_trend``)."""
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,120 @@ class CriticalIssuesRule:
         return RuleResult(self.name, True, (alert,))
 
 
+@dataclass(frozen=True)
+class QueueGrowingRule:
+    """A queue keeps growing: deeper at the end of the trend window than at its start,
+    each third of the window deeper than the one before, by at least ``min_growth``
+    messages over at least ``min_samples`` samples (one a minute)."""
+
+    min_growth: float = 100.0
+    min_samples: int = 10
+    severity: AlertSeverity = AlertSeverity.WARNING
+    name: str = "queue_growing"
+
+    def __post_init__(self) -> None:
+        if self.min_growth <= 0:
+            raise ValueError("min_growth must be > 0")
+        if self.min_samples < 3:
+            raise ValueError("min_samples must be >= 3 (the window is cut in thirds)")
+
+    def evaluate(self, inputs: AlertInputs) -> RuleResult:
+        if inputs.queue_trends is None:
+            return RuleResult(self.name, False)
+        alerts = []
+        for t in sorted(inputs.queue_trends, key=lambda t: t.queue_name):
+            growth = t.last_depth - t.first_depth
+            if t.samples < self.min_samples or growth < self.min_growth or not t.keeps_growing:
+                continue
+            minutes = (t.last_recorded_at - t.first_recorded_at).total_seconds() / 60
+            alerts.append(
+                Alert(
+                    rule=self.name,
+                    key=f"{self.name}:{t.queue_name}",
+                    severity=self.severity,
+                    summary=(
+                        f"Queue {t.queue_name} keeps growing: {t.first_depth:,.0f} -> "
+                        f"{t.last_depth:,.0f} messages in {minutes:.0f} min"
+                    ),
+                    details={
+                        "queue": t.queue_name,
+                        "first_depth": t.first_depth,
+                        "last_depth": t.last_depth,
+                        "growth": growth,
+                        "samples": t.samples,
+                        "minutes": round(minutes, 1),
+                        "approximate": t.approximate,
+                    },
+                )
+            )
+        return RuleResult(self.name, True, tuple(alerts))
+
+
+@dataclass(frozen=True)
+class QueueOldestMessageRule:
+    """A queue's oldest message (latest recorded sample) is older than a threshold."""
+
+    warning_above_s: float = 1800.0
+    critical_above_s: float | None = 3600.0
+    name: str = "queue_oldest_message"
+
+    def __post_init__(self) -> None:
+        if self.warning_above_s <= 0:
+            raise ValueError("warning_above_s must be > 0")
+        if self.critical_above_s is not None and self.critical_above_s < self.warning_above_s:
+            raise ValueError("critical_above_s must be >= warning_above_s")
+
+    def evaluate(self, inputs: AlertInputs) -> RuleResult:
+        if inputs.queue_trends is None:
+            return RuleResult(self.name, False)
+        alerts = []
+        for t in sorted(inputs.queue_trends, key=lambda t: t.queue_name):
+            age = t.last_oldest_msg_age_sec
+            if age is None or age <= self.warning_above_s:
+                continue
+            critical = self.critical_above_s is not None and age > self.critical_above_s
+            threshold = self.critical_above_s if critical else self.warning_above_s
+            alerts.append(
+                Alert(
+                    rule=self.name,
+                    key=f"{self.name}:{t.queue_name}",
+                    severity=AlertSeverity.CRITICAL if critical else AlertSeverity.WARNING,
+                    summary=(
+                        f"Queue {t.queue_name}: oldest message waiting {age:,.0f} s "
+                        f"(over {threshold:,.0f} s)"
+                    ),
+                    details={"queue": t.queue_name, "oldest_age_s": age, "threshold_s": threshold},
+                )
+            )
+        return RuleResult(self.name, True, tuple(alerts))
+
+
+@dataclass(frozen=True)
+class WorkerSilentRule:
+    """A worker stopped sending heartbeats without closing (health's silent workers):
+    one alert per worker name."""
+
+    severity: AlertSeverity = AlertSeverity.WARNING
+    name: str = "worker_silent"
+
+    def evaluate(self, inputs: AlertInputs) -> RuleResult:
+        workers = inputs.health.worker_health
+        if not _known(inputs.health) or workers is None or workers.silent_workers is None:
+            return RuleResult(self.name, False)  # no check, or a database without heartbeats
+        after = workers.silent_after_seconds
+        alerts = [
+            Alert(
+                rule=self.name,
+                key=f"{self.name}:{name}",
+                severity=self.severity,
+                summary=f"Worker {name} is silent: no heartbeat for over {after or 0:,.0f} s",
+                details={"worker": name, "silent_after_seconds": after},
+            )
+            for name in sorted(set(workers.silent_worker_names))
+        ]
+        return RuleResult(self.name, True, tuple(alerts))
+
+
 def default_rules() -> list[Rule]:
     """The rule set the CLI and examples use unless told otherwise."""
     return [
@@ -298,4 +414,7 @@ def default_rules() -> list[Rule]:
         ApiErrorRateRule(),
         ApiLatencyRule(),
         CriticalIssuesRule(),
+        QueueGrowingRule(),
+        QueueOldestMessageRule(),
+        WorkerSilentRule(),
     ]

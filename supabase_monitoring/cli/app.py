@@ -20,12 +20,12 @@ from types import ModuleType
 
 from ..errors import ConfigurationError, InvalidInputError, MonitoringError
 from ..models import HealthStatus
-from . import aggregate, alert, db, exporter, health, issues, report
+from . import aggregate, alert, db, exporter, health, issues, report, workers
 from .config import PROG, CliError, Connection, connect, positive_float
 from .health import EXIT_CODES
 
 #: Every command, in the order ``--help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (health, report, issues, aggregate, alert, exporter, db)
+COMMANDS: tuple[ModuleType, ...] = (health, report, issues, workers, aggregate, alert, exporter, db)
 
 
 def build_parser() -> argparse.ArgumentParser:

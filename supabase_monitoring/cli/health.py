@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from ..models import HealthStatus, SystemHealth
+from ..models import CronHealth, HealthStatus, SystemHealth, WorkerHealth
 from .config import Connection
 
 EXIT_CODES = {
@@ -27,6 +27,7 @@ _LABELS = {
     "queue_health": "Queues",
     "processing_health": "Processing",
     "worker_health": "Workers",
+    "cron_health": "Cron jobs",
 }
 
 
@@ -74,7 +75,33 @@ def render_health(health: SystemHealth) -> str:
         figures = [
             f"{k}={_fmt(k, v)}"
             for k, v in part.model_dump(mode="json").items()
-            if k != "status" and v is not None
+            if k != "status" and v is not None and not isinstance(v, list)
         ]
         lines.append(f"  [{_MARK[part.status]:>4}] {label:<11} {', '.join(figures)}")
+        lines.extend(_details(part))
     return "\n".join(lines) + "\n"
+
+
+def _printable(text: object, limit: int = 120) -> str:
+    # Names and messages come from other workers' rows: no control characters on a terminal.
+    clean = "".join(c if c.isprintable() else "?" for c in str(text))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def _details(part: object) -> list[str]:
+    """The lines under a component: silent workers, and each problem cron job."""
+    if isinstance(part, WorkerHealth) and part.silent_worker_names:
+        names = ", ".join(_printable(n, 60) for n in part.silent_worker_names)
+        return [f"{'':20}silent: {names}"]
+    if isinstance(part, CronHealth):
+        out = []
+        for job in part.problem_jobs:
+            why = ", ".join(job.problems)
+            if job.consecutive_failures > 1:
+                why += f" ({job.consecutive_failures} in a row)"
+            line = f"{'':20}{_printable(job.jobname, 60)}: {why}"
+            if "failed" in job.problems and job.last_message:
+                line += f": {_printable(job.last_message)}"
+            out.append(line)
+        return out
+    return []

@@ -38,3 +38,8 @@ def latency_series(data: ReportData) -> list[Series]:
     return _series("api", apis) + _series(
         "queue", ((r.name, r.hour, r.p95_ms) for r in data.queue_latency)
     )
+
+
+def queue_depth_series(data: ReportData) -> list[Series]:
+    """Deepest point of each hour per queue (queue_depth metrics, every minute)."""
+    return _series("queue", ((r.queue_name, r.hour, r.max_depth) for r in data.queue_depth))

@@ -60,6 +60,13 @@ def collect_report(
     except MonitoringError as exc:
         warnings.append(f"hourly rollups unavailable: {exc}")
     issues = client.list_open_worker_issues(limit=500)
+    depth, workers = [], []
+    try:  # the machinery migrations (20261211*) may not be deployed yet
+        depth = client.get_queue_depth_history(since=since, limit=ROW_LIMIT)
+        workers = client.list_workers(limit=1000)
+    except MonitoringError as exc:
+        warnings.append(f"queue depth history or worker heartbeats unavailable: {exc}")
+    cron = health.cron_health.problem_jobs if health.cron_health is not None else []
     return ReportData(
         generated_at=now,
         since=since,
@@ -68,6 +75,9 @@ def collect_report(
         apis=apis,
         issues=issues,
         queue_latency=_merge_latency(latency),
+        queue_depth=depth,
+        workers=workers,
+        cron_problems=cron,
         overall_status=health.overall_status.value,
         warnings=tuple(warnings),
     )

@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..models import ApiMetricsRow, QueueMetricsRow, WorkerIssue
+from ..models import (
+    ApiMetricsRow,
+    CronJobProblem,
+    QueueDepthHour,
+    QueueMetricsRow,
+    WorkerIssue,
+    WorkerStatus,
+)
 
 #: How a row without a queue or API name is labelled.
 NO_NAME = "(none)"
@@ -62,6 +69,12 @@ class ReportData:
     apis: Sequence[ApiMetricsRow] = ()
     issues: Sequence[WorkerIssue] = ()
     queue_latency: Sequence[LatencyHour] = ()
+    queue_depth: Sequence[QueueDepthHour] = ()
+    """Hourly queue depth (max per hour), recorded every minute by pg_cron."""
+    workers: Sequence[WorkerStatus] = ()
+    """Client instances from their heartbeats, by worker."""
+    cron_problems: Sequence[CronJobProblem] = ()
+    """This project's pg_cron jobs that failed, were missed or overran (from health)."""
     overall_status: str | None = None
     warnings: Sequence[str] = field(default_factory=tuple)
 

@@ -12,10 +12,11 @@ import json
 from collections.abc import Callable, Sequence
 from html import escape
 
-from .charts import error_rate_series, latency_series, throughput_series
+from .charts import error_rate_series, latency_series, queue_depth_series, throughput_series
 from .model import ReportData
 from .serialize import report_to_dict
 from .svg import Series, legend, line_chart
+from .text import cron_table, depth_table, workers_table
 
 _CSS = """
 :root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827;
@@ -177,10 +178,22 @@ def render_html(data: ReportData, title: str = "Pipeline monitoring report") -> 
         _chart_card(
             "p95-latency", "p95 latency per hour (ms)", latency_series(data), lambda v: f"{v:,.0f}"
         ),
+        _chart_card(
+            "queue-depth",
+            "Queue depth (deepest per hour)",
+            queue_depth_series(data),
+            lambda v: f"{v:,.0f}",
+        ),
         '<section class="card"><h2>Queues</h2>',
         _table(["queue", "batches", "messages", "errors", "error rate", "avg ms"], queues),
         '</section><section class="card"><h2>APIs</h2>',
         _table(["api", "calls", "errors", "error rate", "avg success ms", "max p95 ms"], apis),
+        '</section><section class="card"><h2>Queue depth</h2>',
+        _table(*depth_table(data)),
+        '</section><section class="card" id="workers"><h2>Workers (heartbeats)</h2>',
+        _table(*workers_table(data), text_cols=3),
+        '</section><section class="card" id="cron-jobs"><h2>pg_cron jobs with problems</h2>',
+        _table(*cron_table(data), text_cols=4),
         f'</section><section class="card"><h2>Open issues ({len(data.issues)})</h2>',
         _table(["severity", "worker", "type", "message", "opened (UTC)"], issues, text_cols=4),
         "</section></main>",

@@ -47,10 +47,13 @@ def report_to_dict(data: ReportData) -> dict[str, Any]:
         "queues": [_plain(asdict(s)) for s in data.queue_summaries()],
         "apis": [_plain(asdict(s)) for s in data.api_summaries()],
         "open_issues": [_plain(i.model_dump(include=ISSUE_FIELDS)) for i in data.issues],
+        "workers": [_plain(w.model_dump()) for w in data.workers],
+        "cron_problems": [_plain(j.model_dump()) for j in data.cron_problems],
         "hourly": {
             "queues": [_with_rate(r) for r in data.queues],
             "apis": [_with_rate(r) for r in data.apis],
             "queue_p95": [_plain(asdict(r)) for r in data.queue_latency],
+            "queue_depth": [_plain(r.model_dump()) for r in data.queue_depth],
         },
     }
 
@@ -88,6 +91,12 @@ CSV_COLUMNS = (
     "message",
     "created_at",
     "id",
+    "status",
+    "max_depth",
+    "avg_depth",
+    "oldest_age_s",
+    "last_seen_at",
+    "host",
 )
 
 
@@ -138,6 +147,44 @@ def report_to_csv(data: ReportData) -> str:
                 "message": spreadsheet_safe(i.message or ""),
                 "created_at": i.created_at.isoformat(),
                 "id": spreadsheet_safe(i.id),
+            }
+        )
+    for d in data.queue_depth:
+        writer.writerow(
+            {
+                "section": "queue_depth",
+                "name": spreadsheet_safe(d.queue_name),
+                "hour": d.hour.isoformat(),
+                "total": d.samples,
+                "max_depth": _num(d.max_depth),
+                "avg_depth": _num(d.avg_depth),
+                "oldest_age_s": _num(d.max_oldest_msg_age_sec),
+                "status": "approximate" if d.approximate else "",
+            }
+        )
+    for w in data.workers:
+        writer.writerow(
+            {
+                "section": "worker",
+                "name": spreadsheet_safe(w.worker_name),
+                "status": w.status,
+                "host": spreadsheet_safe(w.host),
+                "created_at": w.started_at.isoformat(),
+                "last_seen_at": w.last_seen_at.isoformat(),
+                "id": spreadsheet_safe(w.id),
+            }
+        )
+    for j in data.cron_problems:
+        writer.writerow(
+            {
+                "section": "cron_job",
+                "name": spreadsheet_safe(j.jobname),
+                "status": " ".join(j.problems),
+                "error_count": j.consecutive_failures,
+                "message": spreadsheet_safe(j.last_message or ""),
+                "created_at": ""
+                if j.last_run_started_at is None
+                else j.last_run_started_at.isoformat(),
             }
         )
     return out.getvalue()

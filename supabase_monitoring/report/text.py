@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..models import QueueDepthHour
 from .model import ReportData
 
 
@@ -84,6 +85,13 @@ def render_text(data: ReportData) -> str:
         ]
         for i in data.issues
     ]
+    out += ["", "Queue depth (deepest per hour, latest hour per queue)"]
+    out.append(table(*depth_table(data)) if data.queue_depth else "(no queue depth history)")
+    out += ["", "Workers (heartbeats)"]
+    out.append(table(*workers_table(data), 3) if data.workers else "(no worker heartbeats)")
+    if data.cron_problems:
+        out += ["", "pg_cron jobs with problems"]
+        out.append(table(*cron_table(data), 4))
     out += ["", f"Open issues ({len(issues)})"]
     out.append(
         table(["severity", "worker", "type", "opened (UTC)", "message"], issues, text_cols=5)
@@ -91,3 +99,66 @@ def render_text(data: ReportData) -> str:
         else "(none)"
     )
     return "\n".join(out) + "\n"
+
+
+Table = tuple[list[str], list[list[str]]]
+
+
+def depth_table(data: ReportData) -> Table:
+    """Per queue: its latest recorded hour and the deepest hour of the window."""
+    latest: dict[str, QueueDepthHour] = {}
+    deepest: dict[str, float] = {}
+    for r in data.queue_depth:
+        if r.queue_name not in latest or r.hour > latest[r.queue_name].hour:
+            latest[r.queue_name] = r
+        if r.max_depth is not None:
+            deepest[r.queue_name] = max(deepest.get(r.queue_name, r.max_depth), r.max_depth)
+    rows = [
+        [
+            name,
+            _num(latest[name].max_depth),
+            _num(latest[name].avg_depth),
+            _num(latest[name].max_oldest_msg_age_sec),
+            _num(deepest.get(name)),
+            "yes" if latest[name].approximate else "",
+        ]
+        for name in sorted(latest)
+    ]
+    return (
+        ["queue", "max depth (last h)", "avg depth", "oldest s", "max depth (window)", "approx"],
+        rows,
+    )
+
+
+def workers_table(data: ReportData) -> Table:
+    rows = [
+        [
+            w.worker_name,
+            w.status,
+            w.host,
+            "" if w.pid is None else str(w.pid),
+            f"{w.last_seen_at:%Y-%m-%d %H:%M:%S}",
+            f"{w.seconds_since_seen:,}",
+        ]
+        for w in data.workers
+    ]
+    return (["worker", "status", "host", "pid", "last seen (UTC)", "seconds ago"], rows)
+
+
+def cron_table(data: ReportData) -> Table:
+    rows = [
+        [
+            j.jobname,
+            ", ".join(j.problems),
+            j.schedule or "",
+            j.last_message or "",
+            str(j.consecutive_failures),
+            "" if j.last_run_started_at is None else f"{j.last_run_started_at:%Y-%m-%d %H:%M}",
+        ]
+        for j in data.cron_problems
+    ]
+    return (["job", "problems", "schedule", "last message", "failures in a row", "last run"], rows)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from report_rows import api_hour, open_issue, queue_hour
 
+from supabase_monitoring.models import QueueDepthHour
 from supabase_monitoring.report import (
     LatencyHour,
     ReportData,
@@ -157,6 +158,21 @@ def known_data() -> ReportData:
             )
         )
     latency = [LatencyHour("ingest", T0 + timedelta(hours=h), 180.0 + h) for h in range(5)]
+    # Queue depth: "ingest" keeps growing, "enrich <b>" drains, and has no sample in hour 2.
+    depth = [
+        QueueDepthHour(
+            hour=T0 + timedelta(hours=h),
+            queue_name=name,
+            samples=60,
+            max_depth=value,
+            avg_depth=value / 2,
+            max_oldest_msg_age_sec=30.0 * h,
+            approximate=h == 5,
+        )
+        for h in range(6)
+        for name, value in (("ingest", 100.0 * (h + 1) ** 2), ("enrich <b>", 900.0 - 150 * h))
+        if not (name == "enrich <b>" and h == 2)
+    ]
     issues = [open_issue("1", "enricher", "stuck_queue", "critical", "enrich stuck", T0)]
     return ReportData(
         generated_at=T0 + timedelta(hours=6),
@@ -166,6 +182,7 @@ def known_data() -> ReportData:
         apis=apis,
         issues=issues,
         queue_latency=latency,
+        queue_depth=depth,
         overall_status="critical",
     )
 
@@ -189,7 +206,12 @@ def expected_points(data: ReportData) -> dict[str, set[tuple[str, str, float]]]:
             p95.add((f"api {a.api_name}", x, a.p95_time_ms))
     for lat in data.queue_latency:
         p95.add((f"queue {lat.name}", lat.hour.isoformat(), lat.p95_ms))
-    return {"throughput": thr, "error-rate": err, "p95-latency": p95}
+    depth = {
+        (f"queue {d.queue_name}", d.hour.isoformat(), d.max_depth)
+        for d in data.queue_depth
+        if d.max_depth is not None
+    }
+    return {"throughput": thr, "error-rate": err, "p95-latency": p95, "queue-depth": depth}
 
 
 READ_POINTS = """
@@ -229,7 +251,12 @@ def test_report_renders_without_console_errors_or_network(
         "return Array.from(document.querySelectorAll('svg.chart'))"
         ".map(s => [s.getAttribute('data-chart'), s.getBoundingClientRect().width > 100])"
     )
-    assert sorted(sizes) == [["error-rate", True], ["p95-latency", True], ["throughput", True]]
+    assert sorted(sizes) == [
+        ["error-rate", True],
+        ["p95-latency", True],
+        ["queue-depth", True],
+        ["throughput", True],
+    ]
 
 
 def test_charts_contain_exactly_the_data_points(browser: Browser, report_file: Path) -> None:
@@ -298,6 +325,40 @@ def test_empty_report_renders_placeholders(browser: Browser, tmp_path: Path) -> 
     browser.console()
     browser.open(page.as_uri())
     assert browser.js("return document.querySelectorAll('circle.pt').length") == 0
-    assert browser.js("return document.querySelectorAll('svg.chart .empty').length") == 3
+    assert browser.js("return document.querySelectorAll('svg.chart .empty').length") == 4
     assert browser.js("return document.getElementById('overall-status').textContent") == "unknown"
+    assert browser.console() == []
+
+
+def test_queue_depth_chart_plots_each_queues_deepest_hour(
+    browser: Browser, report_file: Path
+) -> None:
+    """The queue depth chart: one series per queue (name shown as text, never markup),
+    its points in time order, higher on screen for a deeper queue, a gap left out."""
+    browser.open(report_file.as_uri())
+    series = browser.js(
+        "return Array.from(document.querySelectorAll('#chart-queue-depth g.series'))"
+        ".map(g => g.getAttribute('data-series'))"
+    )
+    assert sorted(series) == ["queue enrich <b>", "queue ingest"]
+    assert browser.js("return document.querySelectorAll('#chart-queue-depth b').length") == 0
+    growing = browser.js(
+        "return Array.from(document.querySelectorAll("
+        "'svg[data-chart=queue-depth] circle.pt[data-series=\"queue ingest\"]'))"
+        ".map(c => [c.getAttribute('data-x'), Number(c.getAttribute('cy'))])"
+    )
+    ys = [cy for _x, cy in sorted(growing)]
+    assert len(ys) == 6
+    assert ys == sorted(ys, reverse=True)  # deeper every hour: higher up
+    draining = browser.js(
+        "return document.querySelectorAll("
+        "'svg[data-chart=queue-depth] circle.pt[data-series=\"queue enrich <b>\"]').length"
+    )
+    assert draining == 5
+    # The depth table names the queue as text too.
+    cells = browser.js(
+        "return Array.from(document.querySelectorAll('section.card td.text'))"
+        ".map(td => td.textContent).filter(t => t.indexOf('enrich') === 0)"
+    )
+    assert "enrich <b>" in cells
     assert browser.console() == []

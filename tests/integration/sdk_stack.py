@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import pytest
 
 from supabase_monitoring import RetryPolicy
 
@@ -22,3 +27,14 @@ class StackEnv:
     anon_key: str
     service_role_key: str
     db_url: str
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll ``probe`` until it returns something truthy and return it; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")

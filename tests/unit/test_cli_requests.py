@@ -63,6 +63,7 @@ def test_alert_reads_and_stores_state_through_one_http_pool(
     api.post("/rpc/get_system_health").respond(200, json={"not": "health"})
     api.get("/api_metrics").respond(200, json=[])
     api.get("/worker_issues").respond(200, json=[])
+    api.post("/rpc/queue_depth_trend").respond(200, json=[])
     events = api.get("/monitoring_events").respond(200, json=[])
     claims = api.post("/monitoring_events").respond(201)
     # 1: this fake table never shows the claim back, so the run reports a store error.
