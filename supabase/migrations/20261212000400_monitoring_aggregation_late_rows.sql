@@ -38,9 +38,10 @@
 --   read for (no date_bin per row).
 -- * SECURITY DEFINER (was invoker): the seals live in monitoring_internal,
 --   which only the owner writes. EXECUTE stays with service_role only.
--- * Seals are written under refresh_rollups' advisory lock (waiting for a
---   running refresh, which never waits itself): refresh deletes change records
---   every seal has seen, and a seal computed concurrently from an older
+-- * Seals are written holding refresh_rollups' advisory lock in shared mode
+--   (waiting for a refresh in progress, usually milliseconds; refresh takes it
+--   exclusively and skips a minute rather than wait): refresh deletes change
+--   records every seal has seen, and a seal computed concurrently from an older
 --   snapshot could otherwise lose one.
 
 create or replace function monitoring.aggregate_metrics(
@@ -96,7 +97,9 @@ begin
                           else               interval '168 hours' end;
 
   perform pg_advisory_xact_lock(hashtextextended('monitoring.aggregate_metrics:' || p_period, 0));
-  perform pg_advisory_xact_lock(hashtextextended('monitoring_internal.refresh_rollups', 0));
+  -- Shared: runs of different periods do not wait for each other, only for a
+  -- refresh in progress (which takes it exclusively and skips while we hold it).
+  perform pg_advisory_xact_lock_shared(hashtextextended('monitoring_internal.refresh_rollups', 0));
 
   -- End of the last complete period.
   v_to := date_trunc(v_unit, p_now - c_grace, 'UTC');
