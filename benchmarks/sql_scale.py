@@ -8,6 +8,8 @@ EXPLAIN (ANALYZE, BUFFERS) / auto_explain evidence saved under --plans-dir:
   * public.get_system_health(): median and p95 of repeated calls
   * monitoring.queue_metrics / monitoring.api_metrics: 7-day window and last hour
   * hourly aggregation of the 1M-row hour, and a back-fill of a missed day
+  * the cardinality bound: an hour with 50,000 distinct request_id tag values
+    (rollup rows written for that metric, and time)
   * daily and weekly rollups
   * a one-day retention purge while a concurrent writer inserts: the writer's
     insert latency p50/p99 during the purge against its baseline
@@ -330,9 +332,10 @@ class Bench:
         end: datetime,
         p_now: datetime,
         target: float | None,
+        extra_rows: Callable[[], None] | None = None,
     ) -> None:
         """Re-aggregates [start, end) in a rolled-back transaction (rollups deleted, watermark
-        rewound), so the data set stays as it was."""
+        rewound, extra_rows inserted first), so the data set stays as it was."""
         raw = self.scalar(
             "select count(*) from monitoring.pipeline_metrics"
             ' where "timestamp" >= %s and "timestamp" < %s',
@@ -352,6 +355,8 @@ class Bench:
                 "on conflict (period) do update set aggregated_until = excluded.aggregated_until",
                 (period, start),
             )
+            if extra_rows is not None:
+                extra_rows()
 
         call = "select monitoring.aggregate_metrics(%s, %s)"
         samples = []
@@ -370,6 +375,53 @@ class Bench:
                     self.conn.execute(call, (period, p_now))
             self.show_nested(label, notices)
         self.record(Result(label, median(samples), target=target))
+
+    def bench_high_cardinality(self) -> None:
+        """An hour where a worker put a unique request id into a tag: the bound folds it."""
+        n = self.args.distinct_tags
+        hour = (self.now() - 2 * DAY).replace(minute=0, second=0, microsecond=0)
+        metric = "bench_high_cardinality"
+
+        def unique_ids() -> None:
+            self.conn.execute(
+                "insert into monitoring.pipeline_metrics (metric_name, metric_value, tags,"
+                " \"timestamp\") select %s, g %% 1000, jsonb_build_object('api', 'bench',"
+                " 'request_id', 'req-' || g), %s + (g %% 3600) * interval '1 second'"
+                " from generate_series(1, %s) as g",
+                (metric, hour, n),
+            )
+
+        self.rerun_aggregation(
+            f"hourly aggregation, {n:,} distinct request_id values in the hour",
+            "hourly",
+            hour,
+            hour + HOUR,
+            hour + HOUR + GRACE,
+            target=3000.0,
+            extra_rows=unique_ids,
+        )
+        with self.conn.transaction(force_rollback=True):
+            unique_ids()
+            self.conn.execute(
+                "insert into monitoring.aggregation_watermarks (period, aggregated_until)"
+                " values ('hourly', %s) on conflict (period) do update"
+                " set aggregated_until = excluded.aggregated_until",
+                (hour,),
+            )
+            self.conn.execute(
+                "select monitoring.aggregate_metrics('hourly', %s)", (hour + HOUR + GRACE,)
+            )
+            written = self.count(
+                "select count(*) from monitoring.aggregated_metrics"
+                " where metric_name = %s and period = 'hourly' and period_start = %s",
+                (metric, hour),
+            )
+            bound = self.scalar(
+                "select max_dimension_sets from monitoring.dimension_limits where metric_name = '*'"
+            )
+        print(f"    {written:,} rollup rows for {metric} ({n:,} distinct tag values)")
+        target = float(bound) + 1 if isinstance(bound, int) else None
+        self.record(Result(f"rollup rows for {n:,} distinct tag values", written, "rows", target))
 
     def bench_aggregation(self, shape: data.Shape) -> None:
         print("== aggregation (each run rolled back)")
@@ -589,6 +641,12 @@ def main() -> None:
     p.add_argument("--view-runs", type=int, default=5)
     p.add_argument("--agg-runs", type=int, default=3)
     p.add_argument(
+        "--distinct-tags",
+        type=int,
+        default=50_000,
+        help="rows with a request_id tag each in the high-cardinality hour (default 50,000)",
+    )
+    p.add_argument(
         "--no-plans",
         dest="plans",
         action="store_false",
@@ -642,6 +700,8 @@ def main() -> None:
             bench.bench_views(shape)
         if "aggregation" in parts:
             bench.bench_aggregation(shape)
+            if bench.exists("table", "monitoring.dimension_limits"):
+                bench.bench_high_cardinality()
         if "purge" in parts:
             bench.bench_purge(shape)
     bench.summary()

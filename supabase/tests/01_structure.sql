@@ -9,7 +9,7 @@ select plan(86);
 select has_schema('monitoring');
 select tables_are('monitoring', array[
   'pipeline_metrics', 'aggregated_metrics', 'worker_issues', 'queue_snapshots',
-  'health_thresholds', 'aggregation_watermarks', 'alert_silences', 'worker_heartbeats']);
+  'health_thresholds', 'aggregation_watermarks', 'alert_silences', 'worker_heartbeats', 'dimension_limits']);
 select has_table('public', 'monitoring_events', 'public.monitoring_events exists');
 
 select columns_are('monitoring', 'pipeline_metrics',
@@ -174,8 +174,8 @@ select function_returns('public', 'get_system_health', array[]::text[], 'jsonb')
 select function_returns('public', 'purge_old_monitoring_events', array['integer'], 'integer');
 select is_definer('monitoring', 'queue_status', array[]::text[], 'queue_status is SECURITY DEFINER (reads pgmq)');
 select isnt_definer('public', 'get_system_health', array[]::text[], 'get_system_health is SECURITY INVOKER');
-select isnt_definer('monitoring', 'aggregate_metrics', array['text', 'timestamp with time zone'],
-  'aggregate_metrics is SECURITY INVOKER');
+select is_definer('monitoring', 'aggregate_metrics', array['text', 'timestamp with time zone'],
+  'aggregate_metrics is SECURITY DEFINER (it seals periods in monitoring_internal)');
 select is_empty(
   $$select p.oid::regprocedure::text from pg_proc p
     where p.pronamespace = 'monitoring'::regnamespace

@@ -7,7 +7,7 @@
 -- SECURITY DEFINER function pins search_path to ''.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(116);
+select plan(125);
 
 -- ------------------------------------------------------------ catalog: exact privileges
 select schema_privs_are('monitoring', r, array[]::text[], format('%s has no privilege on schema monitoring', r))
@@ -23,7 +23,7 @@ select table_privs_are(s, t, r, array[]::text[], format('%s has no privilege on 
 from (values
   ('monitoring', 'pipeline_metrics'), ('monitoring', 'aggregated_metrics'), ('monitoring', 'worker_issues'),
   ('monitoring', 'queue_snapshots'), ('monitoring', 'health_thresholds'), ('monitoring', 'aggregation_watermarks'),
-  ('public', 'monitoring_events'),
+  ('monitoring', 'dimension_limits'), ('public', 'monitoring_events'),
   ('monitoring', 'queue_metrics'), ('monitoring', 'api_metrics'), ('public', 'queue_monitoring_view')
 ) as o(s, t), unnest(array['anon', 'authenticated']) as r;
 
@@ -40,7 +40,7 @@ from (values
 select table_privs_are('monitoring', t, 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   format('service_role reads and writes monitoring.%s', t))
 from unnest(array['pipeline_metrics', 'aggregated_metrics', 'worker_issues', 'queue_snapshots',
-                  'aggregation_watermarks']) as t;
+                  'aggregation_watermarks', 'dimension_limits']) as t;
 select table_privs_are('public', 'monitoring_events', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   'service_role reads and writes public.monitoring_events');
 select table_privs_are('monitoring', 'health_thresholds', 'service_role', array['SELECT'],
@@ -123,6 +123,7 @@ from unnest(array['anon', 'authenticated']) as r,
        'select * from monitoring.health_thresholds',
        'update monitoring.health_thresholds set value = 1',
        'select * from monitoring.aggregation_watermarks',
+       'select * from monitoring.dimension_limits',
        'select * from public.monitoring_events',
        'insert into public.monitoring_events (event_type) values (''x'')',
        'delete from public.monitoring_events',
@@ -137,7 +138,9 @@ from unnest(array['anon', 'authenticated']) as r,
        'select * from monitoring.queue_status()',
        'select * from monitoring_internal.queue_minute_stats',
        'select monitoring_internal.refresh_rollups()',
-       'select monitoring_internal.health_queue()'
+       'select monitoring_internal.health_queue()',
+       'select monitoring_internal.health_dimensions()',
+       'select * from monitoring_internal.stale_aggregation_periods'
      ]) as s;
 grant select on pgtap_denied to anon, authenticated;
 

@@ -1,5 +1,6 @@
 """The batching writer against the real stack: outages in the middle of a stream,
-forked workers, and exactly-once delivery counted in the database."""
+forked workers, and exactly-once delivery counted in the database (and in the
+hourly rollup, when the outage spans an hour boundary)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
+from rollup_check import assert_rollups_equal_raw, rollups, run_aggregation
 from sdk_stack import StackEnv
 
 from supabase_monitoring import BatchingConfig, MonitoringClient
@@ -82,6 +87,42 @@ def test_service_restart_mid_stream_loses_and_duplicates_nothing(
     assert stats.dropped == 0
     assert stats.rejected == 0
     assert stats.retries > 0, "the outage was never noticed: the test proved nothing"
+
+
+def test_rows_buffered_across_an_hour_boundary_reach_the_hourly_rollup(
+    stack_env: StackEnv,
+    batching_client: MonitoringClient,
+    unique: str,
+    restore_stack: None,
+) -> None:
+    # The worker records from 30 s before a boundary to 30 s after it; the API goes
+    # down after the first rows, and the hourly job runs during the outage (as the
+    # :05 cron run would), so both hours are aggregated before the buffered rows
+    # land in them. Timestamps are what the worker's clock said: both hours are
+    # long complete, so the test never waits for a real boundary.
+    boundary = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    stamps = [boundary + timedelta(seconds=-30 + i * 0.01) for i in range(6000)]
+    delivered = 1000
+    metric = "it_outage_rollup"
+    conn: psycopg.Connection[dict[str, Any]]
+    with psycopg.connect(stack_env.db_url, autocommit=True, row_factory=dict_row) as conn:
+        for i, stamp in enumerate(stamps):
+            if i == delivered:
+                assert batching_client.flush(timeout=60)
+                stack("stop", "postgrest")
+                run_aggregation(conn, "hourly")
+                hours = rollups(conn, metric, "hourly", unique)
+                assert [v[0] for v in hours.values()] == [delivered], "not rolled up before"
+            batching_client.record_metric(metric, float(i % 97), {"run": unique}, timestamp=stamp)
+        stack("start", "postgrest")
+        assert batching_client.flush(timeout=120)
+        assert batching_client.stats.retries > 0, "the outage was never noticed"
+        assert batching_client.stats.dropped == 0
+        run_aggregation(conn, "hourly")  # the next cron run
+        before = sum(1 for s in stamps if s < boundary)
+        counts = {k[0]: v[0] for k, v in rollups(conn, metric, "hourly", unique).items()}
+        assert counts == {boundary - timedelta(hours=1): before, boundary: len(stamps) - before}
+        assert assert_rollups_equal_raw(conn, metric, "hourly", unique) == 2
 
 
 def test_outage_longer_than_the_buffer_drops_and_counts_the_excess(
