@@ -87,17 +87,17 @@ def test_component_critical_names_each_critical_component() -> None:
 
 
 def test_health_rules_cover_components_the_document_adds() -> None:
-    # Components the SQL side adds (cron jobs, heartbeats) arrive as extras of SystemHealth.
+    # Components a newer SQL side adds (not typed in this SDK yet) arrive as extras of SystemHealth.
     doc = health("critical").model_dump(mode="json")
-    doc["cron_health"] = {"status": "critical", "failed_runs": 3, "jobs": [{"name": "x"}]}
+    doc["replication_health"] = {"status": "critical", "failed_runs": 3, "jobs": [{"name": "x"}]}
     doc["heartbeat_health"] = {"status": "warning", "stale_workers": 1}
     doc["not_a_component"] = {"figure": 1}
     h = SystemHealth.model_validate(doc)
     critical = ComponentCriticalRule().evaluate(inputs(h))
-    assert [a.key for a in critical.alerts] == ["component_critical:cron_health"]
-    assert critical.alerts[0].details == {"component": "cron_health", "failed_runs": 3}
+    assert [a.key for a in critical.alerts] == ["component_critical:replication_health"]
+    assert critical.alerts[0].details == {"component": "replication_health", "failed_runs": 3}
     overall = OverallStatusRule().evaluate(inputs(h)).alerts[0]
-    assert overall.details["cron_health"] == "critical"
+    assert overall.details["replication_health"] == "critical"
     assert overall.details["heartbeat_health"] == "warning"
     assert "not_a_component" not in overall.details
 
