@@ -8,6 +8,7 @@ no uuid7 before Python 3.14.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -55,10 +56,14 @@ def uuid7() -> str:
 def uuid7_many(n: int) -> list[str]:
     """``n`` new UUIDv7s in creation order: one lock and one clock read for the lot.
 
-    The background writer ids a whole batch at once; per id this costs a
-    fraction of :func:`uuid7`.
+    The background writer ids a whole batch at once, so this is on its per-row
+    path: the random bits of the whole batch come from one ``os.urandom`` call
+    turned into hex once, and each id is a few string slices of it (about a
+    tenth of :func:`uuid7` per id).
     """
     global _last_ms, _counter
+    if n <= 0:
+        return []
     with _lock:
         ms = time.time_ns() // 1_000_000
         if ms > _last_ms:
@@ -71,19 +76,25 @@ def uuid7_many(n: int) -> list[str]:
         last = counter + n - 1
         _last_ms = ms + last // (_COUNTER_MAX + 1)
         _counter = last % (_COUNTER_MAX + 1)
+    rand = os.urandom(8 * n).hex()
+    variant = _VARIANT
     out = []
-    getrandbits = random.getrandbits
-    for i in range(counter, counter + n):
+    append = out.append
+    k = 0
+    i = counter
+    while i <= last:
         t = ms + i // (_COUNTER_MAX + 1)
-        rand = getrandbits(62)
-        out.append(
-            "%08x-%04x-%04x-%04x-%012x"  # noqa: UP031 - fastest formatting here
-            % (
-                t >> 16 & 0xFFFF_FFFF,
-                t & 0xFFFF,
-                0x7000 | (i % (_COUNTER_MAX + 1)),
-                0x8000 | rand >> 48,
-                rand & 0xFFFF_FFFF_FFFF,
-            )
-        )
+        # One millisecond prefix "tttttttt-tttt-" per 4096 ids (usually one).
+        prefix = "%08x-%04x-" % (t >> 16 & 0xFFFF_FFFF, t & 0xFFFF)  # noqa: UP031
+        stop = min(last, (i | _COUNTER_MAX)) + 1
+        for seq in _SEQ[i & _COUNTER_MAX : (stop - 1 & _COUNTER_MAX) + 1]:
+            # version 7 + 12-bit counter, variant 10 + 62 random bits
+            append(f"{prefix}{seq}-{variant[rand[k]]}{rand[k + 1 : k + 4]}-{rand[k + 4 : k + 16]}")
+            k += 16
+        i = stop
     return out
+
+
+# "7xxx" for each counter value, and the variant nibble (10xx) for each random hex digit.
+_SEQ = tuple("7%03x" % c for c in range(_COUNTER_MAX + 1))  # noqa: UP031
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
