@@ -164,7 +164,7 @@ select is_empty(
 
 -- ------------------------------------------------------------ functions
 select functions_are('monitoring', array[
-  'aggregate_metrics', 'aggregate_hourly_metrics', 'purge_expired_metrics', 'queue_status']);
+  'aggregate_metrics', 'aggregate_hourly_metrics', 'ingest_metrics', 'purge_expired_metrics', 'queue_status']);
 select has_function('monitoring', 'aggregate_metrics', array['text', 'timestamp with time zone']);
 select function_returns('monitoring', 'aggregate_metrics', array['text', 'timestamp with time zone'], 'integer');
 select function_returns('monitoring', 'aggregate_hourly_metrics', array[]::text[], 'integer');
