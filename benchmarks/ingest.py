@@ -43,12 +43,18 @@ from supabase_monitoring import BatchingConfig, MonitoringClient
 from supabase_monitoring._batching import BatchingSink
 from supabase_monitoring._rows import finalize
 from supabase_monitoring._sink import SinkContext
-from supabase_monitoring._wire import ENCODER, dumps, ingest_metrics_body
+from supabase_monitoring._wire import (
+    ENCODER,
+    INGEST_METRICS_COLUMNS,
+    dumps,
+    ingest_metrics_body,
+)
 from supabase_monitoring.errors import is_transient
 
 APIS = ["spotify", "musicbrainz", "discogs", "lastfm"]
 BLOCK = 100  # calls per timed block (perf_counter_ns per block, not per call)
 E2E_BATCH = 5000
+BULK_COLUMNS = 'id,metric_name,metric_value,tags,"timestamp"'  # as supabase-py sends them
 
 
 def env(name: str) -> str:
@@ -232,13 +238,17 @@ class RestWriter:
         finalize(rows)
         self.http.post(
             "/pipeline_metrics",
-            params={"on_conflict": "id"},
+            params={"on_conflict": "id", "columns": BULK_COLUMNS},
             content=dumps(rows),
             headers={"Prefer": "resolution=ignore-duplicates,return=minimal"},
         ).raise_for_status()
 
     def rpc(self, _table: Any, rows: list[dict[str, Any]]) -> None:
-        response = self.http.post("/rpc/ingest_metrics", content=ingest_metrics_body(rows))
+        response = self.http.post(
+            "/rpc/ingest_metrics",
+            params={"columns": INGEST_METRICS_COLUMNS},
+            content=ingest_metrics_body(rows),
+        )
         response.raise_for_status()
         if not isinstance(response.json(), int):
             raise RuntimeError(f"ingest_metrics answered {response.text[:80]!r}")

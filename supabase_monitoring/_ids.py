@@ -8,7 +8,6 @@ no uuid7 before Python 3.14.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -21,15 +20,8 @@ _counter = 0
 _COUNTER_MAX = 0xFFF  # 12-bit rand_a field used as a per-millisecond counter
 
 
-def uuid7() -> str:
-    """A new UUIDv7 as a canonical string, monotonic within this process.
-
-    Uses RFC 9562 method 1: the 12-bit ``rand_a`` field is a counter seeded
-    randomly each millisecond, so ids made in the same millisecond still
-    sort in creation order; 62 bits stay random. ``random`` (not ``secrets``)
-    is enough: ids must be unique, not unguessable, and the module is
-    reseeded after ``fork``.
-    """
+def _tick() -> tuple[int, int]:
+    # The next (millisecond, 12-bit counter) of this process, under the lock.
     global _last_ms, _counter
     with _lock:
         ms = time.time_ns() // 1_000_000
@@ -42,7 +34,19 @@ def uuid7() -> str:
                 # Counter exhausted: borrow the next millisecond.
                 _last_ms += 1
                 _counter = random.getrandbits(11)
-        ms, counter = _last_ms, _counter
+        return _last_ms, _counter
+
+
+def uuid7() -> str:
+    """A new UUIDv7 as a canonical string, monotonic within this process.
+
+    Uses RFC 9562 method 1: the 12-bit ``rand_a`` field is a counter seeded
+    randomly each millisecond, so ids made in the same millisecond still
+    sort in creation order; 62 bits stay random. ``random`` (not ``secrets``)
+    is enough: ids must be unique, not unguessable, and the module is
+    reseeded after ``fork``.
+    """
+    ms, counter = _tick()
     rand = random.getrandbits(62)
     return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031 - fastest formatting here
         ms >> 16 & 0xFFFF_FFFF,
@@ -53,48 +57,31 @@ def uuid7() -> str:
     )
 
 
+_LOW = 1 << 48  # the last group of an id: 48 bits
+
+
 def uuid7_many(n: int) -> list[str]:
-    """``n`` new UUIDv7s in creation order: one lock and one clock read for the lot.
+    """``n`` new UUIDv7s in creation order, for one batch of rows.
 
     The background writer ids a whole batch at once, so this is on its per-row
-    path: the random bits of the whole batch come from one ``os.urandom`` call
-    turned into hex once, and each id is a few string slices of it (about a
-    tenth of :func:`uuid7` per id).
+    path. The batch takes one tick of the same clock and counter as
+    :func:`uuid7` and, as RFC 9562's "monotonic random" method allows, one
+    random 62-bit value that each id increments: ids after the first cost one
+    integer format each. The increments stay within the last 48 bits (the
+    start is drawn so they cannot carry), so every id still has its 14
+    random high bits and a random 48-bit offset.
     """
-    global _last_ms, _counter
     if n <= 0:
         return []
-    with _lock:
-        ms = time.time_ns() // 1_000_000
-        if ms > _last_ms:
-            _last_ms = ms
-            _counter = random.getrandbits(11)
-        else:
-            _counter += 1
-        ms, counter = _last_ms, _counter
-        # Reserve the ids: advance the shared state past the whole batch.
-        last = counter + n - 1
-        _last_ms = ms + last // (_COUNTER_MAX + 1)
-        _counter = last % (_COUNTER_MAX + 1)
-    rand = os.urandom(8 * n).hex()
-    variant = _VARIANT
-    out = []
-    append = out.append
-    k = 0
-    i = counter
-    while i <= last:
-        t = ms + i // (_COUNTER_MAX + 1)
-        # One millisecond prefix "tttttttt-tttt-" per 4096 ids (usually one).
-        prefix = "%08x-%04x-" % (t >> 16 & 0xFFFF_FFFF, t & 0xFFFF)  # noqa: UP031
-        stop = min(last, (i | _COUNTER_MAX)) + 1
-        for seq in _SEQ[i & _COUNTER_MAX : (stop - 1 & _COUNTER_MAX) + 1]:
-            # version 7 + 12-bit counter, variant 10 + 62 random bits
-            append(f"{prefix}{seq}-{variant[rand[k]]}{rand[k + 1 : k + 4]}-{rand[k + 4 : k + 16]}")
-            k += 16
-        i = stop
-    return out
-
-
-# "7xxx" for each counter value, and the variant nibble (10xx) for each random hex digit.
-_SEQ = tuple("7%03x" % c for c in range(_COUNTER_MAX + 1))  # noqa: UP031
-_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
+    if n > _LOW // 2:
+        raise ValueError(f"at most {_LOW // 2} ids per call, got {n}")
+    ms, counter = _tick()
+    # "tttttttt-tttt-7ccc-vrrr-%012x": the fixed part of every id of the batch.
+    fmt = "%08x-%04x-%04x-%04x-%%012x" % (  # noqa: UP031
+        ms >> 16 & 0xFFFF_FFFF,
+        ms & 0xFFFF,
+        0x7000 | counter,
+        0x8000 | random.getrandbits(14),
+    )
+    start = random.randrange(_LOW - n + 1)
+    return [fmt % low for low in range(start, start + n)]

@@ -7,9 +7,10 @@ the row. So bodies are encoded here, once, with orjson when it is installed
 (the ``fast`` extra) and the stdlib otherwise, and handed to the HTTP client
 as bytes; no layer below encodes them again.
 
-Metric batches go to ``monitoring.ingest_metrics`` as one array per column:
-no key repeated per row, no timestamp formatted (event times are whole
-microseconds since the Unix epoch).
+Metric batches go to ``monitoring.ingest_metrics`` as one array per column,
+each distinct series (metric name + tags) once: no key repeated per row, no
+tags object per row for Postgres to parse, no timestamp formatted (event
+times are whole microseconds since the Unix epoch).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from ._ids import uuid7_many
 
-__all__ = ["ENCODER", "dumps", "ingest_metrics_body"]
+__all__ = ["ENCODER", "INGEST_METRICS_COLUMNS", "dumps", "ingest_metrics_body"]
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -69,23 +70,46 @@ def _epoch_us(when: object) -> int:
 def ingest_metrics_body(rows: list[dict[str, Any]]) -> bytes:
     """The JSON arguments of ``monitoring.ingest_metrics`` for pipeline_metrics rows.
 
-    Rows without an ``id`` get one here, in place, so a retried (or halved)
-    batch sends the very same ids and ON CONFLICT (id) DO NOTHING dedups it.
+    Per row: id, series index, value, event time in epoch microseconds; per
+    distinct series (metric name + tags, keyed by the tags' exact JSON) its
+    name and tags once. Rows without an ``id`` get one here, in place, so a
+    retried or split batch sends the very same ids and ON CONFLICT (id) DO
+    NOTHING dedups it.
     """
     missing = [row for row in rows if "id" not in row]
     if missing:
         for row, new_id in zip(missing, uuid7_many(len(missing)), strict=True):
             row["id"] = new_id
-    to_us = _epoch_us
-    return dumps(
+    index: dict[tuple[str, bytes], int] = {}
+    names: list[str] = []
+    tag_sets: list[Any] = []
+    series: list[int] = []
+    add = series.append
+    encode = dumps
+    for row in rows:
+        name, tags = row["metric_name"], row["tags"]
+        key = (name, encode(tags))
+        i = index.get(key)
+        if i is None:
+            names.append(name)
+            tag_sets.append(tags)
+            i = index[key] = len(names)
+        add(i)
+    return encode(
         {
             "p_ids": [row["id"] for row in rows],
-            "p_metric_names": [row["metric_name"] for row in rows],
-            "p_metric_values": [row["metric_value"] for row in rows],
-            "p_tags": [row["tags"] for row in rows],
+            "p_series": series,
+            "p_values": [row["metric_value"] for row in rows],
             "p_timestamps_us": [
-                int(t * 1_000_000) if type(t) is float else to_us(t)
+                int(t * 1_000_000) if type(t) is float else _epoch_us(t)
                 for t in [row["timestamp"] for row in rows]
             ],
+            "p_series_names": names,
+            "p_series_tags": tag_sets,
         }
     )
+
+
+#: The function's argument names, in its order: PostgREST's ``columns`` (it then
+#: skips parsing the body to find them).
+INGEST_METRICS_COLUMNS = "p_ids,p_series,p_values,p_timestamps_us,p_series_names,p_series_tags"
