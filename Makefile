@@ -13,12 +13,14 @@ export SM_PG_PORT
 DB_URL := postgresql://postgres:postgres@127.0.0.1:$(SM_PG_PORT)/postgres?sslmode=disable
 STACK_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help setup stack deploy stack-down lint typecheck db-lint db-test py-test test demo bench clean
+.PHONY: help setup stack deploy stack-down release-check lint typecheck db-lint db-test py-test e2e-test wheel test demo bench clean
 
 help:
 	@echo "make test   - install everything, start the local stack, deploy, run linters, pgTAP and pytest"
 	@echo "make demo   - start the stack, deploy, run a short simulated pipeline and show health and reports"
 	@echo "make stack / make deploy / make stack-down / make bench"
+	@echo "make e2e-test - a user's project: the built wheel, db install, db push (its own stack)"
+	@echo "make wheel  - build the wheel (with the migrations) into dist/"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +43,10 @@ deploy: stack
 	@out=$$($(SUPABASE) db push --db-url "$(DB_URL)" --yes 2>&1); echo "$$out"; \
 	  grep -q "database is up to date" <<<"$$out" || { echo "second db push was not a no-op" >&2; exit 1; }
 
+# Released migrations never change (supabase/releases.json); no stack needed.
+release-check:
+	$(PYTHON) scripts/release_manifest.py check
+
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -54,14 +60,22 @@ db-lint: deploy
 db-test: deploy
 	PGPASSWORD=postgres pg_prove -h 127.0.0.1 -p $(SM_PG_PORT) -U postgres -d postgres --ext .sql -r supabase/tests/
 
+# Everything under tests/, including tests/e2e (which builds the wheel and runs its own stack:
+# the main stack's ports + 100, or SM_E2E_STACK_DIR / SM_E2E_PG_PORT / _API_PORT / _PGRST_PORT).
 py-test: deploy
 	$(STACK_ENV) && $(PY) -m pytest -q -ra
+
+e2e-test: setup
+	$(PY) -m pytest -q -ra tests/e2e
+
+wheel: setup
+	rm -rf dist && $(PY) -m pip wheel -q --no-deps -w dist .
 
 # From nothing: a fresh cluster every time (a stale one could hide a migration
 # that only works on top of an older version of itself).
 test: setup
 	$(STACK) destroy
-	$(MAKE) --no-print-directory lint typecheck db-lint db-test py-test
+	$(MAKE) --no-print-directory release-check lint typecheck db-lint db-test py-test
 
 demo: deploy
 	$(STACK_ENV) && $(PY) examples/demo.py

@@ -67,7 +67,7 @@ from .models import (
     WorkerIssue,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AGGREGATED_METRICS",

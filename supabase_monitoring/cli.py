@@ -27,6 +27,7 @@ from ._cli.connect import Connection, connect
 from ._cli.errors import CliError
 from ._cli.health import EXIT_CODES, render_health
 from ._queries import PERIODS
+from ._schema import db_install
 from .alerting.delivery import RetryPolicy as DeliveryRetry
 from .alerting.engine import AlertEngine, RunResult
 from .alerting.inputs import gather_inputs
@@ -179,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="look-back window of the API rules (default 60)",
     )
     p.add_argument("--json", action="store_true", help="print each run's summary as JSON")
+
+    p = sub.add_parser("db", help="the monitoring schema in your Supabase project")
+    dp = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    ip = dp.add_parser("install", help="add this release's migrations to PROJECT_DIR/supabase/")
+    ip.add_argument("project_dir", nargs="?", type=Path, default=Path(), metavar="PROJECT_DIR")
+    ip.add_argument("--check", action="store_true", help="exit 1 unless all are installed")
     return parser
 
 
@@ -402,6 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with usage on bad arguments
     _setup_logging(args.verbose)
+    if args.command == "db":  # local files only: no connection
+        return db_install(args.project_dir, check=args.check)
     # health is a check: any failure to run it means UNKNOWN (3), as Nagios expects.
     fail_code = EXIT_CODES[HealthStatus.UNKNOWN] if args.command == "health" else 1
     try:

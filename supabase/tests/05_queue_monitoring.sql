@@ -8,12 +8,15 @@
 --    the composite type pgmq.metrics_result (queue_name text, queue_length
 --    bigint, newest_msg_age_sec int, oldest_msg_age_sec int, total_messages
 --    bigint, scrape_time timestamptz), pgmq.metrics_all() returning a set of
---    it, and one table per queue pgmq.q_<name> (msg_id, read_ct, enqueued_at,
---    vt, message). It is not pgmq; it only answers the same calls.
+--    it, pgmq.meta keeping each queue's name as created, and one table per
+--    queue (msg_id, read_ct, enqueued_at, vt, message) named as pgmq names it
+--    (pgmq.format_table_name in pgmq 1.4.4 and 1.5.1): lower('q_' || name),
+--    quoted with %I, so 'Fid_Mixed' lives in pgmq.q_fid_mixed and 'pgtap_orders-eu'
+--    in pgmq."q_pgtap_orders-eu". It is not pgmq; it only answers the same calls.
 -- now() is constant inside the transaction, so message ages are exact.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(14);
+select plan(17);
 
 select is(to_regprocedure('pgmq.metrics_all()'), null, 'precondition: no pgmq in this database');
 
@@ -46,6 +49,8 @@ create type pgmq.metrics_result as (
   queue_name text, queue_length bigint, newest_msg_age_sec integer, oldest_msg_age_sec integer,
   total_messages bigint, scrape_time timestamptz);
 create table pgmq.meta (queue_name text primary key);
+create function pgmq.format_table_name(queue_name text, prefix text) returns text
+language sql immutable as $$ select lower(prefix || '_' || queue_name) $$;
 create function pgmq.metrics_all() returns setof pgmq.metrics_result
 language plpgsql as $$
 declare
@@ -56,7 +61,7 @@ begin
     execute format(
       'select %L::text, count(*), extract(epoch from now() - max(enqueued_at))::int,
               extract(epoch from now() - min(enqueued_at))::int, count(*), now() from pgmq.%I',
-      q, 'q_' || q) into r;
+      q, pgmq.format_table_name(q, 'q')) into r;
     return next r;
   end loop;
   -- A queue whose table cannot be found: exercises the lower-bound fallback.
@@ -68,31 +73,48 @@ begin
   execute format(
     'create table pgmq.%I (msg_id bigint generated always as identity primary key,
        read_ct integer not null default 0, enqueued_at timestamptz not null default now(),
-       vt timestamptz not null default now(), message jsonb)', 'q_' || p_name);
+       vt timestamptz not null default now(), message jsonb)', pgmq.format_table_name(p_name, 'q'));
   insert into pgmq.meta values (p_name);
 end;
 $$;
 select pg_temp.pgtap_create_queue('pgtap_orders');
 select pg_temp.pgtap_create_queue('pgtap_fresh');
 select pg_temp.pgtap_create_queue('pgtap_empty');
+select pg_temp.pgtap_create_queue('pgtap_Fid_Mixed');
+select pg_temp.pgtap_create_queue('pgtap_orders-eu');
 insert into pgmq.q_pgtap_orders (enqueued_at, message)
 select now() - s * interval '1 second', '{}' from unnest(array[700, 650, 601, 599, 10]) as s;
 insert into pgmq.q_pgtap_fresh (enqueued_at, message) values (now() - interval '30 seconds', '{}');
+insert into pgmq.q_pgtap_fid_mixed (enqueued_at, message)
+select now() - s * interval '1 second', '{}' from unnest(array[900, 800, 5]) as s;
+insert into pgmq."q_pgtap_orders-eu" (enqueued_at, message)
+select now() - s * interval '1 second', '{}' from unnest(array[1200, 30]) as s;
 
 select results_eq(
   $$select queue_name, queue_length, stuck_messages, oldest_msg_age_sec, last_check_time, source
-    from public.queue_monitoring_view where queue_name like 'pgtap\_%' order by source, queue_name$$,
-  $$values ('pgtap_empty', 0::bigint, 0::bigint, null::integer, now(), 'pgmq'),
+    from public.queue_monitoring_view where queue_name like 'pgtap\_%' order by source, queue_name collate "C"$$,
+  $$values ('pgtap_Fid_Mixed', 3::bigint, 2::bigint, 900, now(), 'pgmq'),
+           ('pgtap_empty', 0, 0, null::integer, now(), 'pgmq'),
            ('pgtap_fresh', 1, 0, 30, now(), 'pgmq'),
            ('pgtap_ghost', 3, 1, 4000, now(), 'pgmq'),
            ('pgtap_orders', 5, 3, 700, now(), 'pgmq'),
+           ('pgtap_orders-eu', 2, 1, 1200, now(), 'pgmq'),
            ('pgtap_snap_a', 8, 2, 900, now() - interval '1 minute', 'snapshot'),
            ('pgtap_snap_edge', 1, 0, 10, now() - interval '60 minutes', 'snapshot')$$,
-  'with pgmq: metrics_all() per queue, stuck = messages waiting > 600 s (counted in q_<name>), '
+  'with pgmq: metrics_all() per queue, stuck = messages waiting > 600 s (counted in pgmq''s table for the queue), '
   '1 when the queue table is missing; snapshots still cover other queues');
 select is(
   (select count(*)::integer from public.queue_monitoring_view where queue_name = 'pgtap_orders'),
   1, 'a pgmq queue hides the snapshot of the same name');
+select is(
+  (select stuck_messages from public.queue_monitoring_view where queue_name = 'pgtap_Fid_Mixed'),
+  2::bigint, 'a mixed-case queue name: its stuck messages are counted in pgmq''s lower-cased table');
+select is(
+  (select stuck_messages from public.queue_monitoring_view where queue_name = 'pgtap_orders-eu'),
+  1::bigint, 'a dashed queue name: its stuck messages are counted in pgmq''s quoted table');
+select is(
+  (select count(*)::integer from public.queue_monitoring_view where queue_name = 'pgtap_fid_mixed'),
+  0, 'the queue keeps the name it was created with, not the table''s');
 
 update monitoring.health_thresholds set value = 650 where setting = 'queue_stuck_after_seconds';
 select is(

@@ -1,5 +1,5 @@
 -- Rollups behind monitoring.queue_metrics, monitoring.api_metrics and the health
--- check (supabase/migrations/20261127100100..100500): the count-tag reading, the
+-- check (supabase/migrations/20261201000600..000900, 001100): the count-tag reading, the
 -- change-tracking triggers, monitoring_internal.refresh_rollups(), and that the
 -- views stay exactly what their raw-row definition gives, before and after a
 -- refresh and after late inserts, updates and deletes. Test rows use their own

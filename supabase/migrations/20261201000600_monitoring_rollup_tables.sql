@@ -1,5 +1,11 @@
--- Scale: tables behind exact, incrementally maintained rollups for the views
+-- Tables behind exact, incrementally maintained rollups for the views
 -- (monitoring.queue_metrics, monitoring.api_metrics) and the health check.
+--
+-- Owns: monitoring_internal.parsed_metrics (count-tag parsing, defined once),
+-- monitoring_internal.rollup_seals, rollup_changes, queue_minute_stats,
+-- queue_hour_stats, api_minute_stats, api_hour_stats, the views
+-- monitoring_internal.trusted_hours and trusted_minutes, their indexes,
+-- RLS policies and grants.
 --
 -- Why: at 10 million raw rows the views recomputed 7 days of raw metrics on every
 -- read (queue_metrics 15 s, api_metrics 7 s; "last hour" 2-3 s, because a filter
@@ -13,31 +19,32 @@
 -- the past and reads them back at once). So every rollup is "sealed" with the
 -- snapshot it was computed from (rollup_seals.snap), and every statement that
 -- writes view-relevant rows records the minutes it touched and its transaction
--- (rollup_changes, filled by a trigger: 20261127100200). A reader trusts a
+-- (rollup_changes, filled by a trigger: 20261201000700). A reader trusts a
 -- sealed minute or hour only if no change to it is missing from the seal's
 -- snapshot; otherwise it reads that minute's raw rows. A writer still in
 -- progress when the seal was taken is invisible to the seal and, once
 -- committed, its change row makes the seal untrusted: no locks, no waiting,
--- no lost rows. monitoring_internal.refresh_rollups() (20261127100300, pg_cron
+-- no lost rows. monitoring_internal.refresh_rollups() (20261201000800, pg_cron
 -- every minute) seals new minutes and hours and re-seals untrusted ones.
 --
--- The schema is internal: not exposed through the Data API (config.toml
--- [api] schemas), service_role may read it (the views are security_invoker),
--- and only the owner's SECURITY DEFINER functions write it.
-
-create schema if not exists monitoring_internal;
-comment on schema monitoring_internal is
-  'Rollup machinery behind the monitoring views and health check. Not exposed through the API.';
-revoke all on schema monitoring_internal from public, anon, authenticated;
-grant usage on schema monitoring_internal to service_role;
+-- The schema (20261201000100) is internal: not exposed through the Data API
+-- (config.toml [api] schemas), service_role may read it (the views are
+-- security_invoker), and only the owner's SECURITY DEFINER functions write it.
 
 -- ---------------------------------------------------------------- parsed metrics
--- pipeline_metrics with its count tags read as the views and the health check
--- read them (20261127000600_monitoring_views.sql): a JSON number that is a whole
--- number in 0..2147483647, or a string of up to 9 digits; anything else is NULL.
--- messages is batch_size, else success_count + error_count. One definition for
--- every reader below; a view, so the planner inlines it (no function call per
--- row) and computes only the columns a query uses.
+-- pipeline_metrics with its count tags parsed, one definition for every reader
+-- (the views, the rollups, the health check). A malformed tag never fails a
+-- reader: the spec cast (tags->>'success_count')::integer, so one row with
+-- "abc" broke the view for everyone. Counts are read by type: a JSON number
+-- that is a whole number in 0..2147483647, or a string of up to 9 digits;
+-- anything else is NULL (ignored by SUM). Nested CASEs, not AND, guarantee the
+-- cast runs only after its guard (SQL does not promise AND evaluation order).
+-- Numbers are cast jsonb -> numeric directly (no text round trip): this
+-- parsing costs about a second per 700 000 rows over the plain cast.
+-- messages is batch_size, falling back to success_count + error_count when a
+-- writer sends no batch_size (the spec's own TypeScript example does not).
+-- A view, so the planner inlines it (no function call per row) and computes
+-- only the columns a query uses.
 create or replace view monitoring_internal.parsed_metrics
 with (security_invoker = true)
 as
@@ -98,7 +105,7 @@ comment on table monitoring_internal.rollup_changes is
 -- queue_processing per queue: the additive parts of monitoring.queue_metrics and
 -- of the health check (avg = time_sum / batches).
 create table monitoring_internal.queue_minute_stats (
-  id            bigint generated always as identity primary key,
+  id            bigint generated always as identity,
   minute        timestamptz      not null,
   hour          timestamptz      not null,
   queue_name    text,
@@ -106,27 +113,29 @@ create table monitoring_internal.queue_minute_stats (
   success_count bigint,
   error_count   bigint,
   messages      bigint,
-  time_sum      double precision not null
+  time_sum      double precision not null,
+  constraint queue_minute_stats_pkey primary key (id)
 );
 create index queue_minute_stats_minute_idx on monitoring_internal.queue_minute_stats (minute);
 create index queue_minute_stats_hour_idx on monitoring_internal.queue_minute_stats (hour);
 
 create table monitoring_internal.queue_hour_stats (
-  id            bigint generated always as identity primary key,
+  id            bigint generated always as identity,
   hour          timestamptz      not null,
   queue_name    text,
   batches       bigint           not null,
   success_count bigint,
   error_count   bigint,
   messages      bigint,
-  time_sum      double precision not null
+  time_sum      double precision not null,
+  constraint queue_hour_stats_pkey primary key (id)
 );
 create index queue_hour_stats_hour_idx on monitoring_internal.queue_hour_stats (hour);
 
 -- api_call per api: counts for the view and the health check, and each
 -- minute's call durations for the p95 of the hour in progress.
 create table monitoring_internal.api_minute_stats (
-  id               bigint generated always as identity primary key,
+  id               bigint generated always as identity,
   minute           timestamptz        not null,
   hour             timestamptz        not null,
   api_name         text,
@@ -134,21 +143,23 @@ create table monitoring_internal.api_minute_stats (
   successes        bigint             not null,  -- success "true"/true
   failures         bigint             not null,  -- success "false"/false
   success_time_sum double precision,
-  durations        double precision[] not null
+  durations        double precision[] not null,
+  constraint api_minute_stats_pkey primary key (id)
 );
 create index api_minute_stats_minute_idx on monitoring_internal.api_minute_stats (minute);
 create index api_minute_stats_hour_idx on monitoring_internal.api_minute_stats (hour);
 
 -- A complete hour of monitoring.api_metrics, as the view computes it from raw rows.
 create table monitoring_internal.api_hour_stats (
-  id               bigint generated always as identity primary key,
+  id               bigint generated always as identity,
   hour                timestamptz      not null,
   api_name            text,
   total_calls         bigint           not null,
   success_count       bigint           not null,
   error_count         bigint           not null,
   avg_success_time_ms double precision,
-  p95_time_ms         double precision
+  p95_time_ms         double precision,
+  constraint api_hour_stats_pkey primary key (id)
 );
 create index api_hour_stats_hour_idx on monitoring_internal.api_hour_stats (hour);
 

@@ -1,4 +1,7 @@
--- Scale: monitoring_internal.refresh_rollups(), run by pg_cron every minute.
+-- monitoring_internal.refresh_rollups(), run by pg_cron every minute
+-- (job monitoring-rollup-refresh, 20261201001200_monitoring_cron_jobs.sql).
+--
+-- Owns: monitoring_internal.refresh_rollups(integer).
 --
 -- Each run, in one transaction:
 -- 1. prunes what no reader needs any more: minute rollups older than 3 hours
@@ -14,7 +17,7 @@
 --    only cost a re-seal). Rollup rows and seals of a kind are written by ONE
 --    statement, so the recorded snapshot is exactly the data they describe;
 -- 3. deletes the change records every seal now covers.
--- Readers are exact at every moment (see 20261127100100); a run only decides how
+-- Readers are exact at every moment (see 20261201000600); a run only decides how
 -- much they can take from rollups. Runs never wait: a second concurrent run
 -- returns at once, and nothing here takes a lock a writer waits for.
 --
@@ -242,9 +245,3 @@ comment on function monitoring_internal.refresh_rollups(integer) is
 
 revoke all on function monitoring_internal.refresh_rollups(integer) from public, anon, authenticated;
 grant execute on function monitoring_internal.refresh_rollups(integer) to service_role;
-
-select cron.schedule(
-  'monitoring-rollup-refresh',
-  '* * * * *',
-  $$select monitoring_internal.refresh_rollups()$$
-);

@@ -1,5 +1,9 @@
 -- The monitoring tables, with the spec's column names and types.
 --
+-- Owns: monitoring.pipeline_metrics, monitoring.aggregated_metrics,
+-- monitoring.worker_issues, monitoring.queue_snapshots, public.monitoring_events,
+-- their indexes, RLS policies and grants.
+--
 -- Other workers of the platform (TypeScript edge functions among them) write
 -- these tables directly, so columns keep the spec's names. Changes from the
 -- spec: named CHECK constraints, NOT NULL where a null row would be useless,
@@ -10,7 +14,7 @@
 
 -- ---------------------------------------------------------------- raw metrics
 create table monitoring.pipeline_metrics (
-  id           uuid primary key default gen_random_uuid(),
+  id           uuid default gen_random_uuid(),
   metric_name  text not null,
   metric_value double precision not null,
   tags         jsonb not null default '{}'::jsonb,
@@ -21,7 +25,8 @@ create table monitoring.pipeline_metrics (
     check (metric_value <> 'NaN'::double precision
            and metric_value <> 'Infinity'::double precision
            and metric_value <> '-Infinity'::double precision),
-  constraint pipeline_metrics_tags_is_object check (jsonb_typeof(tags) = 'object')
+  constraint pipeline_metrics_tags_is_object check (jsonb_typeof(tags) = 'object'),
+  constraint pipeline_metrics_pkey primary key (id)
 );
 comment on table monitoring.pipeline_metrics is
   'Raw time-series measurements. Kept 14 days, then rolled up into aggregated_metrics.';
@@ -35,7 +40,7 @@ create index pipeline_metrics_timestamp_idx
 
 -- ---------------------------------------------------------------- rollups
 create table monitoring.aggregated_metrics (
-  id           uuid primary key default gen_random_uuid(),
+  id           uuid default gen_random_uuid(),
   metric_name  text not null,
   period       text not null,
   period_start timestamptz not null,
@@ -58,7 +63,8 @@ create table monitoring.aggregated_metrics (
   constraint aggregated_metrics_dimensions_is_object check (jsonb_typeof(dimensions) = 'object'),
   -- One row per metric, period and dimension set: re-running aggregation cannot double count.
   -- Its leading (period, period_start) also serves the rollup retention purge.
-  constraint aggregated_metrics_natural_key unique (period, period_start, metric_name, dimensions_hash)
+  constraint aggregated_metrics_natural_key unique (period, period_start, metric_name, dimensions_hash),
+  constraint aggregated_metrics_pkey primary key (id)
 );
 comment on table monitoring.aggregated_metrics is
   'Hourly, daily and weekly rollups of pipeline_metrics, grouped by dimension (string) tags.';
@@ -68,7 +74,7 @@ create index aggregated_metrics_name_period_start_idx
 
 -- ---------------------------------------------------------------- worker issues
 create table monitoring.worker_issues (
-  id                 uuid primary key default gen_random_uuid(),
+  id                 uuid default gen_random_uuid(),
   worker_name        text not null,
   issue_type         text not null,
   severity           text not null,
@@ -80,7 +86,8 @@ create table monitoring.worker_issues (
   resolved_at        timestamptz,
   constraint worker_issues_severity_valid check (severity in ('info', 'warning', 'error', 'critical')),
   constraint worker_issues_worker_name_not_blank check (length(btrim(worker_name)) between 1 and 200),
-  constraint worker_issues_issue_type_not_blank check (length(btrim(issue_type)) between 1 and 200)
+  constraint worker_issues_issue_type_not_blank check (length(btrim(issue_type)) between 1 and 200),
+  constraint worker_issues_pkey primary key (id)
 );
 comment on table monitoring.worker_issues is
   'Operational problems reported by pipeline workers; open until resolved.';
@@ -99,7 +106,7 @@ create index worker_issues_resolved_purge_idx
 -- For projects without Supabase Queues (pgmq): workers or a monitoring job
 -- report each queue's depth here; public.queue_monitoring_view reads the latest.
 create table monitoring.queue_snapshots (
-  id                 uuid primary key default gen_random_uuid(),
+  id                 uuid default gen_random_uuid(),
   queue_name         text not null,
   queue_length       bigint not null,
   stuck_messages     bigint not null default 0,
@@ -109,7 +116,8 @@ create table monitoring.queue_snapshots (
   constraint queue_snapshots_queue_name_not_blank check (length(btrim(queue_name)) between 1 and 200),
   constraint queue_snapshots_queue_length_non_negative check (queue_length >= 0),
   constraint queue_snapshots_stuck_messages_valid check (stuck_messages >= 0 and stuck_messages <= queue_length),
-  constraint queue_snapshots_oldest_age_non_negative check (oldest_msg_age_sec is null or oldest_msg_age_sec >= 0)
+  constraint queue_snapshots_oldest_age_non_negative check (oldest_msg_age_sec is null or oldest_msg_age_sec >= 0),
+  constraint queue_snapshots_pkey primary key (id)
 );
 comment on table monitoring.queue_snapshots is
   'Queue depth reports for projects without pgmq; the latest per queue is what counts.';
@@ -121,11 +129,12 @@ create index queue_snapshots_captured_at_idx
 
 -- ---------------------------------------------------------------- events (public)
 create table public.monitoring_events (
-  id         uuid primary key default gen_random_uuid(),
+  id         uuid default gen_random_uuid(),
   event_type text not null,
   details    jsonb not null default '{}'::jsonb,
   created_at timestamptz not null default now(),
-  constraint monitoring_events_event_type_not_blank check (length(btrim(event_type)) between 1 and 200)
+  constraint monitoring_events_event_type_not_blank check (length(btrim(event_type)) between 1 and 200),
+  constraint monitoring_events_pkey primary key (id)
 );
 comment on table public.monitoring_events is
   'System events: queue monitoring runs, resets, DLQ operations, admin actions, alert state.';

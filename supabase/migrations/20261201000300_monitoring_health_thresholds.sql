@@ -1,5 +1,7 @@
 -- Health-check thresholds, one row per setting, overridable without a migration.
 --
+-- Owns: monitoring.health_thresholds and its default rows.
+--
 -- public.get_system_health() and monitoring.queue_status() read these values.
 -- A status escalates when a number is strictly greater than its threshold
 -- ("exceeds"), so the defaults reproduce the spec: more than 0 stuck messages
@@ -14,7 +16,7 @@
 -- needs every setting and raises an error if one is missing.
 
 create table monitoring.health_thresholds (
-  setting     text primary key,
+  setting     text,
   value       double precision not null,
   description text not null,
   updated_at  timestamptz not null default now(),
@@ -50,7 +52,8 @@ create table monitoring.health_thresholds (
     setting not in ('queue_stuck_after_seconds', 'queue_snapshot_max_age_minutes',
                     'processing_window_minutes', 'worker_issue_lookback_hours')
     or value > 0
-  )
+  ),
+  constraint health_thresholds_pkey primary key (setting)
 );
 comment on table monitoring.health_thresholds is
   'Thresholds of public.get_system_health(); a status escalates when a number exceeds its threshold.';

@@ -1,5 +1,10 @@
 -- Data retention.
 --
+-- Owns: monitoring.purge_expired_metrics(timestamptz, integer) and the spec's
+-- public.purge_old_monitoring_events(integer). Their cron jobs are in
+-- 20261201001200_monitoring_cron_jobs.sql. (monitoring_internal's rollups are
+-- pruned by monitoring_internal.refresh_rollups(), 20261201000800.)
+--
 -- Windows (a row is deleted when its time is strictly older than now - window):
 --   monitoring.pipeline_metrics      "timestamp"     14 days  (spec)
 --   monitoring.aggregated_metrics    period_start    hourly 90 days, daily 365 days (spec),
@@ -17,6 +22,14 @@
 -- drains over successive runs (the cron job runs every 15 minutes, far above
 -- the ~30 000 raw rows an hour of a 10-million-row, 14-day table). Pass
 -- p_batch_size => null to purge everything in one call.
+-- Raw metrics go in statements of at most 5 000 rows. Measured with
+-- benchmarks/sql_scale.py at 10 million raw rows: draining one expired day
+-- (643 000 rows) with the cron job's calls (50 000 rows each, back to back)
+-- raised a concurrent writer's p99 insert latency from 6.7 ms to 34.5 ms (5.2x,
+-- target at most 5x) when each call was one 50 000-row DELETE, a burst of CPU
+-- and WAL. The same calls made of 5 000-row statements: p99 15.9 ms against a
+-- 7.8 ms baseline (2.0x), p50 unchanged within noise; the purge itself takes
+-- about as long (1.8 s -> 3.8 s for the day, back to back).
 -- A procedure committing between batches is not an option: Supabase's advisors
 -- require `set search_path` on every routine, and a procedure with a SET
 -- clause cannot COMMIT.
@@ -31,6 +44,9 @@ security invoker
 set search_path = ''
 as $$
 declare
+  c_chunk     constant integer := 5000;
+  v_chunk     integer;
+  v_n         bigint;
   v_raw       bigint;
   v_hourly    bigint;
   v_daily     bigint;
@@ -47,13 +63,24 @@ begin
   end if;
 
   -- ctid = any(array(...)) deletes exactly the rows the index range scan picked.
-  delete from monitoring.pipeline_metrics
-  where ctid = any (array(
-    select m.ctid from monitoring.pipeline_metrics as m
-    where m."timestamp" < p_now - interval '14 days'
-    order by m."timestamp"
-    limit p_batch_size));
-  get diagnostics v_raw = row_count;
+  -- Raw metrics go in statements of at most c_chunk rows, oldest first, until
+  -- p_batch_size rows are gone or none is left: a 50 000-row statement is a
+  -- burst that stalls concurrent writers (see the header), 5 000-row ones are not.
+  v_raw := 0;
+  loop
+    v_chunk := case when p_batch_size is null then c_chunk
+                    else least(c_chunk, p_batch_size - v_raw) end;
+    exit when v_chunk < 1;
+    delete from monitoring.pipeline_metrics
+    where ctid = any (array(
+      select m.ctid from monitoring.pipeline_metrics as m
+      where m."timestamp" < p_now - interval '14 days'
+      order by m."timestamp"
+      limit v_chunk));
+    get diagnostics v_n = row_count;
+    v_raw := v_raw + v_n;
+    exit when v_n < v_chunk;
+  end loop;
 
   delete from monitoring.aggregated_metrics
   where ctid = any (array(

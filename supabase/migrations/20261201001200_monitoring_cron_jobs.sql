@@ -1,4 +1,5 @@
--- pg_cron jobs for everything periodic.
+-- pg_cron jobs for everything periodic: every job of the schema is defined
+-- here, one job per function.
 --
 -- cron.schedule(name, schedule, command) creates the job or, when a job of that
 -- name exists, updates it in place (pg_cron >= 1.3), so this file can be
@@ -12,6 +13,8 @@
 --   weekly-metrics-aggregation   25 0 * * 1    last ISO week, Mondays
 --   metrics-retention            */15 * * * *  raw, rollups, snapshots, resolved issues (batched)
 --   purge-old-monitoring-events  0 0 * * 0     the spec's job and command (30 days)
+--   monitoring-rollup-refresh    * * * * *     seal minute/hour rollups of the views and health
+--                                              (monitoring_internal.refresh_rollups, 20261201000800)
 
 select cron.schedule(
   'hourly-metrics-aggregation',
@@ -41,4 +44,10 @@ select cron.schedule(
   'purge-old-monitoring-events',
   '0 0 * * 0',
   $$select public.purge_old_monitoring_events(30)$$
+);
+
+select cron.schedule(
+  'monitoring-rollup-refresh',
+  '* * * * *',
+  $$select monitoring_internal.refresh_rollups()$$
 );

@@ -1,6 +1,9 @@
 -- public.queue_monitoring_view: per queue, its depth, stuck messages and last
 -- check time. The spec's health check reads it but never defines it.
 --
+-- Owns: monitoring.queue_status() (SECURITY DEFINER, the only reader of pgmq)
+-- and the view public.queue_monitoring_view over it.
+--
 -- Two sources, so the migration deploys and works with or without Supabase
 -- Queues (pgmq):
 -- * source 'pgmq': when pgmq.metrics_all() exists (pgmq 1.4: queue_name,
@@ -17,10 +20,13 @@
 -- * pgmq: metrics_all() gives only the queue length and the oldest message's
 --   age. When the oldest message is younger than the threshold, no message is
 --   stuck (exact, no extra query). Otherwise the stuck messages are counted in
---   the queue's table pgmq.q_<queue_name> (enqueued_at older than the
---   threshold); this costs no more than the count metrics_all() already did.
---   If that table cannot be found, 1 is reported: a lower bound that still
---   flags the queue.
+--   the queue's table (enqueued_at older than the threshold); this costs no
+--   more than the count metrics_all() already did. If that table cannot be
+--   found, 1 is reported: a lower bound that still flags the queue.
+--   The table is named as pgmq names it (pgmq.format_table_name in pgmq 1.4
+--   and 1.5): lower('q_' || queue_name), quoted as an identifier (%I), while
+--   pgmq.meta and metrics_all() keep the name as created. So queue 'Fid_Mixed'
+--   lives in pgmq.q_fid_mixed and queue 'orders-eu' in pgmq."q_orders-eu".
 -- * snapshot: the reporter counts stuck messages with the same definition and
 --   writes stuck_messages; it is taken as reported.
 
@@ -71,7 +77,7 @@ begin
     loop
       v_stuck := 0;
       if coalesce(v_q_oldest, 0) >= v_stuck_after then
-        v_queue_table := to_regclass(format('pgmq.%I', 'q_' || v_q_name));
+        v_queue_table := to_regclass(format('pgmq.%I', lower('q_' || v_q_name)));
         if v_queue_table is null then
           v_stuck := 1;
         else

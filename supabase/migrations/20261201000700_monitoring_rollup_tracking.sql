@@ -1,4 +1,7 @@
--- Scale: record which minutes every write to monitoring.pipeline_metrics touches.
+-- Record which minutes every write to monitoring.pipeline_metrics touches.
+--
+-- Owns: the trigger functions monitoring_internal.track_metric_{inserts,updates,
+-- deletes,truncate}() and the four statement-level triggers on pipeline_metrics.
 --
 -- Statement-level triggers (one call per INSERT/UPDATE/DELETE statement, not per
 -- row) add one monitoring_internal.rollup_changes row per UTC minute and
@@ -6,7 +9,7 @@
 -- (queue_processing, api_call) within their reach (8 days; the views look back
 -- 7). A seal whose snapshot does not cover such a change is no longer trusted,
 -- so readers fall back to raw rows for that minute until
--- monitoring_internal.refresh_rollups() re-seals it (see 20261127100100).
+-- monitoring_internal.refresh_rollups() re-seals it (see 20261201000600).
 -- Rows outside the reach (retention purges of 14-day-old data, imports of old
 -- history) cost the trigger a scan of the statement's rows and nothing more.
 -- TRUNCATE drops every seal and rollup.
