@@ -24,6 +24,7 @@ usage: eval "$(scripts/local-stack.sh env)"; .venv/bin/python benchmarks/ingest.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -100,6 +101,7 @@ class HotSide:
     calls: int = 0
     wall: float = 0.0
     caller_cpu: float = 0.0  # the caller's thread, during the calls
+    gc_cpu: float = 0.0  # in the cyclic garbage collector (any thread), until rows are written
     process_cpu: float = 0.0  # the whole process, until the round's rows are written
     blocks: list[float] = field(default_factory=list)  # us per call, per block
 
@@ -109,6 +111,28 @@ class HotSide:
 
     def per_call_us(self, seconds: float) -> float:
         return seconds / self.calls * 1e6
+
+
+class GcClock:
+    """CPU time spent in the cyclic garbage collector, from gc.callbacks.
+
+    A collection runs on the thread whose allocation triggered it, and its two
+    callbacks run there too, so that thread's CPU clock times it.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.total += time.thread_time() - self._started
+
+
+GC = GcClock()
 
 
 def timed_round(
@@ -126,7 +150,7 @@ def timed_round(
     """
     blocks = side.blocks
     perf_ns = time.perf_counter_ns
-    cpu0, caller0 = time.process_time(), time.thread_time()
+    cpu0, caller0, gc0 = time.process_time(), time.thread_time(), GC.total
     started = time.perf_counter()
     paced_wall = 0
     for b in range(calls // BLOCK):
@@ -149,6 +173,7 @@ def timed_round(
     side.wall += wall
     side.caller_cpu += caller
     side.process_cpu += time.process_time() - cpu0
+    side.gc_cpu += GC.total - gc0
 
 
 def bench_hot_path(
@@ -185,7 +210,8 @@ def print_hot(title: str, sdk: HotSide, prom: HotSide, lost: int) -> None:
     print(f"  {'':38s} {'record_api_call':>16s} {'Counter.inc()':>14s} {'ratio':>7s}")
 
     def line(label: str, a: float, b: float, note: str = "") -> None:
-        print(f"  {label:38s} {a:13.2f} us {b:11.2f} us {a / b:7.2f}{note}")
+        ratio = f"{a / b:7.2f}" if b else f"{'-':>7s}"
+        print(f"  {label:38s} {a:13.2f} us {b:11.2f} us {ratio}{note}")
 
     line("mean per call (wall / calls)", sdk.per_call_us(sdk.wall), prom.per_call_us(prom.wall))
     line("median of 100-call blocks", statistics.median(sdk.blocks), statistics.median(prom.blocks))
@@ -196,6 +222,11 @@ def print_hot(title: str, sdk: HotSide, prom: HotSide, lost: int) -> None:
         prom.per_call_us(prom.caller_cpu),
     )
     print(f"  {'writer CPU per row':38s} {sdk.per_call_us(sdk.writer_cpu):13.2f} us")
+    line(
+        "garbage collector CPU per call",
+        sdk.per_call_us(sdk.gc_cpu),
+        prom.per_call_us(prom.gc_cpu),
+    )
     line(
         "process CPU per metric, end to end",
         sdk.per_call_us(sdk.process_cpu),

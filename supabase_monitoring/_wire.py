@@ -80,7 +80,9 @@ def ingest_metrics_body(rows: list[dict[str, Any]]) -> bytes:
     if missing:
         for row, new_id in zip(missing, uuid7_many(len(missing)), strict=True):
             row["id"] = new_id
-    index: dict[tuple[str, bytes], int] = {}
+    # Series by name, then by the tags' exact JSON (True, 1 and 1.0 are three
+    # different tags); nested dicts, so no key object is built per row.
+    index: dict[str, dict[bytes, int]] = {}
     names: list[str] = []
     tag_sets: list[Any] = []
     series: list[int] = []
@@ -88,12 +90,15 @@ def ingest_metrics_body(rows: list[dict[str, Any]]) -> bytes:
     encode = dumps
     for row in rows:
         name, tags = row["metric_name"], row["tags"]
-        key = (name, encode(tags))
-        i = index.get(key)
+        by_tags = index.get(name)
+        if by_tags is None:
+            by_tags = index[name] = {}
+        key = encode(tags)
+        i = by_tags.get(key)
         if i is None:
             names.append(name)
             tag_sets.append(tags)
-            i = index[key] = len(names)
+            i = by_tags[key] = len(names)
         add(i)
     return encode(
         {
