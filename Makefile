@@ -7,16 +7,25 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := scripts/local-stack.sh
 SUPABASE := .tools/node_modules/.bin/supabase
+DENO     := .tools/node_modules/.bin/deno
+# Deno's cache stays in the checkout (gitignored), whatever $HOME is.
+export DENO_DIR ?= $(CURDIR)/.deno
+export DENO_NO_UPDATE_CHECK := 1
+# Edge Function tests: the stack's API, env, the contract file, and `deno serve` for the example function.
+DENO_TEST_FLAGS := --allow-net --allow-env --allow-read --allow-run
 # SM_PG_PORT / SM_API_PORT / SM_PGRST_PORT / SM_STACK_DIR select a private stack (see scripts/local-stack.sh).
 SM_PG_PORT ?= 54322
 export SM_PG_PORT
 DB_URL := postgresql://postgres:postgres@127.0.0.1:$(SM_PG_PORT)/postgres?sslmode=disable
 STACK_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help setup stack deploy stack-down release-check lint typecheck db-lint db-test py-test e2e-test wheel test demo bench clean
+.PHONY: help setup stack deploy stack-down release-check check lint edge-lint typecheck unit integration browser db-lint db-test py-test edge-test e2e-test wheel test demo bench clean
 
 help:
-	@echo "make test   - install everything, start the local stack, deploy, run linters, pgTAP and pytest"
+	@echo "make check  - ruff and mypy (Python venv only: no apt, no stack)"
+	@echo "make unit   - unit tests (tests/unit; no stack)"
+	@echo "make integration / make browser - tests against the stack / in headless Chromium"
+	@echo "make test   - install everything, start the local stack, deploy, run linters, pgTAP, Deno tests and pytest"
 	@echo "make demo   - start the stack, deploy, run a short simulated pipeline and show health and reports"
 	@echo "make stack / make deploy / make stack-down / make bench"
 	@echo "make e2e-test - a user's project: the built wheel, db install, db push (its own stack)"
@@ -47,12 +56,36 @@ deploy: stack
 release-check:
 	$(PYTHON) scripts/release_manifest.py check
 
-lint: setup
+# Test tiers: check and unit need only the venv; integration needs the stack;
+# browser needs Chromium (apt, via setup). py-test runs every tier.
+check: release-check lint typecheck
+
+lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-typecheck: setup
+# The npm binaries (PostgREST, Supabase CLI, Deno), again whenever the lockfile changes.
+$(DENO): .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Edge Functions (supabase/functions) and the Deno side of tests/contract.
+edge-lint: $(DENO)
+	$(DENO) fmt --check
+	$(DENO) lint
+	$(DENO) check supabase/functions tests/contract
+
+typecheck: $(VENV)/.installed
 	$(PY) -m mypy
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q -ra tests/unit
+
+integration: deploy
+	$(STACK_ENV) && $(PY) -m pytest -q -ra tests/integration
+
+browser: setup
+	$(PY) -m pytest -q -ra tests/browser
 
 db-lint: deploy
 	$(SUPABASE) db lint --db-url "$(DB_URL)" --fail-on error --level warning
@@ -65,6 +98,9 @@ db-test: deploy
 py-test: deploy
 	$(STACK_ENV) && $(PY) -m pytest -q -ra
 
+edge-test: deploy $(DENO)
+	$(STACK_ENV) && $(DENO) test $(DENO_TEST_FLAGS)
+
 e2e-test: setup
 	$(PY) -m pytest -q -ra tests/e2e
 
@@ -75,7 +111,7 @@ wheel: setup
 # that only works on top of an older version of itself).
 test: setup
 	$(STACK) destroy
-	$(MAKE) --no-print-directory release-check lint typecheck db-lint db-test py-test
+	$(MAKE) --no-print-directory check edge-lint db-lint db-test edge-test py-test
 
 demo: deploy
 	$(STACK_ENV) && $(PY) examples/demo.py
@@ -84,4 +120,4 @@ bench: deploy
 	$(STACK_ENV) && $(PY) benchmarks/ingest.py
 
 clean: stack-down
-	rm -rf $(VENV) .tools/node_modules
+	rm -rf $(VENV) .tools/node_modules .deno

@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry, Counter
 from supabase import ClientOptions, create_client
 from supabase_monitoring import BatchingConfig, MonitoringClient
 from supabase_monitoring._batching import BatchingSink
-from supabase_monitoring._rows import finalize
+from supabase_monitoring._ids import finalize
 from supabase_monitoring._sink import SinkContext
 from supabase_monitoring._wire import (
     ENCODER,

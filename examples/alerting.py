@@ -18,12 +18,12 @@ from supabase_monitoring import HealthStatus, MonitoringClient, SystemHealth
 from supabase_monitoring.alerting import (
     Alert,
     AlertEngine,
+    AlertSeverity,
     JsonWebhookNotifier,
     LogNotifier,
     Notification,
     Notifier,
     PostgrestAlertStore,
-    Severity,
     Transition,
     default_rules,
     deliver,
@@ -38,7 +38,7 @@ def send_alert(message: str, health: SystemHealth, notifiers: list[Notifier]) ->
     alert = Alert(
         rule="example",
         key="example:system_health",
-        severity=Severity.CRITICAL,
+        severity=AlertSeverity.CRITICAL,
         summary=message,
         details={"overall_status": health.overall_status.value},
     )

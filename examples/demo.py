@@ -25,21 +25,21 @@ from report import write_reports
 from simulated_worker import Summary, run_simulation
 
 from supabase_monitoring import HealthStatus, MonitoringClient, MonitoringError
-from supabase_monitoring._cli.health import render_health
 from supabase_monitoring.alerting import (
     Alert,
     AlertEngine,
+    AlertSeverity,
     JsonWebhookNotifier,
     LogNotifier,
     Notification,
     PostgrestAlertStore,
-    Severity,
     Transition,
     WebhookReceiver,
     default_rules,
     deliver,
     gather_inputs,
 )
+from supabase_monitoring.cli.health import render_health
 from supabase_monitoring.report import render_text
 from supabase_monitoring.report.collect import collect_report
 
@@ -111,7 +111,9 @@ def run(client: MonitoringClient, seconds: float) -> int:
             # Everything active was notified moments ago (by an earlier run or
             # another alerting process): show the channel working anyway.
             print("  all active alerts were already notified; sending a test notification")
-            test = Alert("demo", "demo:test", Severity.WARNING, "supabase-monitoring demo test")
+            test = Alert(
+                "demo", "demo:test", AlertSeverity.WARNING, "supabase-monitoring demo test"
+            )
             deliver(
                 Notification(Transition.FIRED, test, "demo-test", datetime.now(UTC)),
                 [hook],

@@ -10,8 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._batching import AsyncBatchingSink, BatchingConfig
-from ._client_base import RecordingMixin
-from ._config import env_credentials, env_disabled, safe_url
+from ._client_base import DISABLED_REASON, ClientBase
 from ._queries import (
     AGGREGATE_FUNCTION,
     HEALTH_FUNCTION,
@@ -32,14 +31,11 @@ from ._sink import (
     AsyncRowSink,
     AsyncSinkContext,
     AsyncSinkFactory,
-    NullSink,
     RowSink,
-    SinkStats,
     SyncSinkAdapter,
 )
 from ._tables import WORKER_ISSUES
 from ._transport import DEFAULT_TIMEOUT, AsyncTransport
-from .errors import ConfigurationError, MonitoringError
 from .models import (
     AggregatedMetric,
     ApiMetricsRow,
@@ -61,8 +57,6 @@ T = TypeVar("T")
 #: How an async client builds its sink when none is given.
 DEFAULT_ASYNC_SINK: AsyncSinkFactory = AsyncBatchingSink.factory()
 
-DISABLED_REASON = "monitoring is disabled (SUPABASE_MONITORING_DISABLED is set)"
-
 
 def _as_async(sink: AsyncRowSink | RowSink) -> AsyncRowSink:
     if inspect.iscoroutinefunction(sink.flush):
@@ -79,14 +73,15 @@ def _factory_for(batching: BatchingConfig | bool | None) -> AsyncSinkFactory:
     return AsyncBatchingSink.factory(batching)
 
 
-class AsyncMonitoringClient(RecordingMixin):
-    """The asyncio twin of :class:`MonitoringClient`.
+class AsyncMonitoringClient(ClientBase[AsyncTransport, AsyncRowSink]):
+    """The asyncio counterpart of :class:`MonitoringClient` (same construction, via ClientBase).
 
     ``record_*`` methods and timers are the same plain, non-blocking calls
     as on the sync client (no ``await``): they queue the row for the sink.
-    Reads, ``flush`` and ``close`` are coroutines. With the default direct
-    sink each row is written by its own task, so in strict mode a write
-    error surfaces from the next ``await flush()`` or ``close()``.
+    Reads, ``flush`` and ``close`` are coroutines. The default batching sink
+    writes from flusher tasks on the running loop, so in strict mode a write
+    error surfaces from the next ``await flush()`` or ``close()`` (with
+    ``batching=False`` each row is written by its own task, likewise).
     """
 
     def __init__(
@@ -108,84 +103,31 @@ class AsyncMonitoringClient(RecordingMixin):
         sync one such as ``testing.InMemoryRecorder``) or a factory taking an
         :class:`AsyncSinkContext`.
         """
-        if sink is not None and batching is not None:
-            raise ConfigurationError("pass either sink or batching, not both")
-        self._strict = bool(strict)
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._disabled = env_disabled() if disabled is None else bool(disabled)
-        self._closed = False
-        self._transport: AsyncTransport | None = None
-        self._url: str | None = None
-        if self._disabled:
-            # No network at all; a ready sink passed explicitly (a test
-            # recorder) still gets the rows.
-            ready = isinstance(sink, (AsyncRowSink, RowSink))
-            self._sink: AsyncRowSink = _as_async(sink if ready else NullSink())  # type: ignore[arg-type]
-            return
-        if client is not None:
-            if url is not None or key is not None:
-                raise ConfigurationError("pass either url and key, or an existing client, not both")
-            self._transport = AsyncTransport(client)
-            self._url = safe_url(str(getattr(client, "supabase_url", "")))
-        elif url is not None or key is not None:
-            if not url or not key:
-                raise ConfigurationError(
-                    "both url and key are required (the service_role key for monitoring data)"
-                )
-            self._transport = AsyncTransport.connect(url, key, timeout=timeout)
-            self._url = safe_url(url)
-        if isinstance(sink, (AsyncRowSink, RowSink)):
-            self._sink = _as_async(sink)
-        else:
-            if self._transport is None:
-                raise ConfigurationError(
-                    "AsyncMonitoringClient needs url and key, an existing supabase AsyncClient, "
-                    "or a ready sink such as testing.InMemoryRecorder"
-                )
-            factory = sink if sink is not None else _factory_for(batching)
-            self._sink = _as_async(
-                factory(AsyncSinkContext(self._transport, self._retry, self._strict))
-            )
-
-    @classmethod
-    def from_env(cls, **options: Any) -> AsyncMonitoringClient:
-        """A client from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.
-
-        Same options and errors as :meth:`MonitoringClient.from_env`.
-        """
-        disabled = options.get("disabled")
-        if disabled or (disabled is None and env_disabled()):
-            return cls(**{**options, "disabled": True})
-        url, key = env_credentials(cls.__name__)
-        return cls(url, key, **options)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(url={self._url!r}, strict={self._strict}, "
-            f"disabled={self._disabled}, sink={self._sink!r})"
+        super().__init__(  # see ClientBase
+            url,
+            key,
+            client=client,
+            strict=strict,
+            timeout=timeout,
+            retry=retry,
+            sink=sink,
+            disabled=disabled,
+            batching=batching,
         )
 
+    _transport_type = AsyncTransport
+    _supabase_client_name = "supabase AsyncClient"
+
+    def _adopt_sink(self, sink: object) -> AsyncRowSink:
+        return _as_async(sink)  # type: ignore[arg-type]
+
+    def _factory_for(self, batching: BatchingConfig | bool | None) -> AsyncSinkFactory:
+        return _factory_for(batching)
+
+    def _sink_context(self, transport: AsyncTransport) -> AsyncSinkContext:
+        return AsyncSinkContext(transport, self._retry, self._strict)
+
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def strict(self) -> bool:
-        """Whether failures raise instead of being logged."""
-        return self._strict
-
-    @property
-    def disabled(self) -> bool:
-        """Whether the client is a no-op (SUPABASE_MONITORING_DISABLED)."""
-        return self._disabled
-
-    @property
-    def sink(self) -> AsyncRowSink:
-        """Where recorded rows go (sync sinks appear wrapped in SyncSinkAdapter)."""
-        return self._sink
-
-    @property
-    def stats(self) -> SinkStats:
-        """The sink's counters (see SinkStats)."""
-        return self._sink.stats
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything recorded so far is written; False on timeout."""
@@ -215,13 +157,6 @@ class AsyncMonitoringClient(RecordingMixin):
 
     # ------------------------------------------------------------ reads
 
-    def _require_transport(self) -> AsyncTransport:
-        if self._transport is None:
-            raise ConfigurationError(
-                "this client has no database connection (it was built from a sink only)"
-            )
-        return self._transport
-
     async def _retried(self, fn: Callable[[AsyncTransport], Awaitable[T]]) -> T:
         transport = self._require_transport()
         return await call_with_retry_async(self._retry, lambda: fn(transport))
@@ -242,17 +177,13 @@ class AsyncMonitoringClient(RecordingMixin):
             data = await self._retried(lambda t: t.rpc(HEALTH_FUNCTION))
             return parse_health(data, self._require_transport().secrets)
         except Exception as exc:
-            if should_raise:
-                raise
-            if isinstance(exc, MonitoringError):
-                logger.warning("system health check failed: %s", exc)
-                return SystemHealth.unknown(str(exc))
-            logger.exception("system health check failed unexpectedly")
-            return SystemHealth.unknown(f"unexpected {type(exc).__name__}")
+            return self._health_failed(exc, should_raise)
 
-    async def aggregate_metrics(self, period: str = "hourly") -> int:
+    async def aggregate_metrics(
+        self, period: str = "hourly", *, now: datetime | None = None
+    ) -> int:
         """Run ``monitoring.aggregate_metrics(period)`` now (see the sync client)."""
-        params = aggregate_params(period)
+        params = aggregate_params(period, now)
         if self._disabled:
             return 0
         data = await self._retried(lambda t: t.rpc(AGGREGATE_FUNCTION, params, schema="monitoring"))

@@ -3,10 +3,13 @@ background flusher turns the buffer into bulk inserts.
 
 Why it is shaped like this:
 
-* ``submit`` is the worker's hot path. It does no I/O, takes no lock and
-  allocates one tuple: a ``deque.append`` is atomic under the GIL.
+* ``submit`` is the worker's hot path. It does no I/O and allocates one
+  tuple; the room check and the append happen under one uncontended lock of
+  their own (never held by a flusher), so many threads submitting at once
+  cannot push the buffer past its bound.
 * The buffer is bounded (rows waiting + rows in flight). When full, rows are
-  dropped and counted, or the caller waits at most ``block_timeout``.
+  dropped and counted, or the caller waits at most ``block_timeout``
+  (thread sink only: the asyncio sink's ``submit`` runs on the loop and never waits).
 * Batches are written with ON CONFLICT DO NOTHING on client-generated ids
   (the writer's job), so retrying a batch whose response was lost is safe.
 * Transient failures are retried with capped exponential backoff and full
@@ -24,7 +27,6 @@ import atexit
 import contextlib
 import logging
 import os
-import random
 import threading
 import time
 import weakref
@@ -33,7 +35,10 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._ids import finalize
+from ._retry import Backoff
 from ._sink import SinkStats
+from ._tables import PIPELINE_METRICS
 from .errors import MonitoringError, TransientError, is_transient
 
 if TYPE_CHECKING:
@@ -64,7 +69,9 @@ class BatchingConfig:
     block_timeout: float = 0.0
     """How long ``submit`` may wait for room when the buffer is full (0: never)."""
     retry_initial: float = 0.1
+    """Longest first retry wait (s); doubles per retry, full jitter (`_retry.Backoff`)."""
     retry_max: float = 10.0
+    """Longest wait between retries of a batch, in seconds."""
     exit_timeout: float = 5.0
     """Deadline for delivering what is left when the interpreter exits."""
     drop_log_interval: float = 10.0
@@ -101,11 +108,16 @@ class _BufferCore(Generic[T]):
         self.config = config
         self.is_transient = is_transient
         self.name = name
+        self.backoff = Backoff(config.retry_initial, config.retry_max)
         self._reset()
 
     def _reset(self) -> None:
         self.queue: deque[tuple[T, Row]] = deque()
         self.lock = threading.Lock()  # guards the counters below, never taken by submit
+        # Makes submit's room check and append one step. Only submitters take
+        # it; take() counts rows in flight before popping them, so the sum
+        # submit reads is never below the truth.
+        self.submit_lock = threading.Lock()
         self.inflight = 0
         self.written = 0
         self.rejected = 0
@@ -151,10 +163,10 @@ class _BufferCore(Generic[T]):
         with self.lock:
             q = self.queue
             n = min(len(q), self.config.max_batch_size)
+            self.inflight += n
             for _ in range(n):
                 table, row = q.popleft()
                 groups.setdefault(table, []).append(row)
-            self.inflight += n
         return groups
 
     def detach(self) -> None:
@@ -213,11 +225,6 @@ class _BufferCore(Generic[T]):
                 retries=self.retries,
             )
 
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max, initial * 2**attempt)]."""
-        cap = min(self.config.retry_max, self.config.retry_initial * (2 ** min(attempt, 30)))
-        return random.uniform(cap / 2, cap)
-
     def after_failure(self, table: T, rows: Batch, exc: Exception, attempt: int) -> float | int:
         """What a flusher does after a failed write, and the bookkeeping for it.
 
@@ -228,7 +235,7 @@ class _BufferCore(Generic[T]):
         """
         if self.is_transient(exc):
             self.count_failure(retried=True)
-            delay = self.backoff(attempt)
+            delay = self.backoff.delay(attempt)
             logger.debug(
                 "%s: transient failure writing %d rows (%s); retry in %.2fs",
                 self.name,
@@ -275,6 +282,39 @@ class _BufferCore(Generic[T]):
         )
 
 
+class _SinkBase(Generic[T]):
+    """What the thread and asyncio sinks share besides ``_BufferCore``: config, strictness,
+    the close deadline, stats and repr. The flush loops stay per sink (one awaits)."""
+
+    def __init__(
+        self,
+        config: BatchingConfig | None,
+        is_transient: Callable[[BaseException], bool],
+        name: str,
+        strict: bool,
+    ) -> None:
+        self.config = config or BatchingConfig()
+        self._strict = strict
+        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
+        self._deadline: float | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} batch={self.config.max_batch_size} "
+            f"buffer={self.config.max_buffer} pending={self._core.pending()} "
+            f"closed={self._core.closed}>"
+        )
+
+    @property
+    def stats(self) -> SinkStats:
+        """Counters: enqueued, written, dropped, rejected, pending, batches, retries."""
+        return self._core.stats()
+
+    def _past_deadline(self) -> bool:
+        # Stop a little early so close() sees the flusher finish in time.
+        return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
+
+
 # =============================================================== threads
 _live_sinks: weakref.WeakSet[BatchingSink[Any]] = weakref.WeakSet()
 
@@ -294,7 +334,7 @@ if hasattr(os, "register_at_fork"):
 atexit.register(_close_all_at_exit)
 
 
-class BatchingSink(Generic[T]):
+class BatchingSink(_SinkBase[T]):
     """Buffers rows and writes them in bulk from a background thread.
 
     ``write_batch(table, rows)`` performs ONE attempt and raises on failure;
@@ -311,11 +351,9 @@ class BatchingSink(Generic[T]):
         on_fork_child: Callable[[], None] | None = None,
         strict: bool = False,
     ) -> None:
-        self.config = config or BatchingConfig()
-        self._strict = strict
+        super().__init__(config, is_transient, name, strict)
         self._write_batch = write_batch
         self._on_fork_child = on_fork_child
-        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
         self._init_sync_primitives()
         _live_sinks.add(self)
 
@@ -326,8 +364,17 @@ class BatchingSink(Generic[T]):
         """A sink factory for :class:`MonitoringClient` (its default, with default config)."""
 
         def build(context: SinkContext) -> BatchingSink[TableRef]:
+            transport = context.transport
+
+            def write_batch(table: TableRef, rows: Batch) -> None:
+                if table == PIPELINE_METRICS:  # the columnar RPC, ids given by its encoder
+                    transport.write_metrics(rows)
+                    return
+                finalize(rows)  # once per batch, in the flusher, not on the worker's thread
+                transport.insert_rows(table, rows)
+
             return BatchingSink(
-                context.transport.insert_rows,
+                write_batch,
                 is_transient=is_transient,
                 config=config,
                 strict=context.strict,
@@ -335,12 +382,6 @@ class BatchingSink(Generic[T]):
             )
 
         return build
-
-    def __repr__(self) -> str:
-        return (
-            f"<BatchingSink batch={self.config.max_batch_size} buffer={self.config.max_buffer} "
-            f"pending={self._core.pending()} closed={self._core.closed}>"
-        )
 
     def _init_sync_primitives(self) -> None:
         self._max_buffer = self.config.max_buffer  # read on every submit: kept close at hand
@@ -350,7 +391,7 @@ class BatchingSink(Generic[T]):
         self._progress = threading.Condition(threading.Lock())
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
-        self._deadline: float | None = None
+        self._deadline = None
 
     def _forget_parent_state(self) -> None:
         # In a forked child: the parent's buffer and thread are the parent's.
@@ -364,10 +405,13 @@ class BatchingSink(Generic[T]):
         """Queue a row; False when it was dropped. Never raises, never does I/O."""
         core = self._core
         queue = core.queue
-        size = len(queue)
-        if core.closed or (size + core.inflight >= self._max_buffer and not self._wait_for_room()):
+        with core.submit_lock:
+            size = len(queue)
+            room = not core.closed and size + core.inflight < self._max_buffer
+            if room:
+                queue.append((table, row))
+        if not room and not self._append_when_room(table, row):
             return core.record_drop()
-        queue.append((table, row))
         if not self._threads:
             self._start()
         if size + 1 >= self._batch_size and not self._wake.is_set():
@@ -419,24 +463,28 @@ class BatchingSink(Generic[T]):
         core.abandon_queue()
         _live_sinks.discard(self)
 
-    @property
-    def stats(self) -> SinkStats:
-        """Counters: enqueued, written, dropped, rejected, pending, batches, retries."""
-        return self._core.stats()
-
     # ---- flusher ---------------------------------------------------------
-    def _wait_for_room(self) -> bool:
-        if self.config.block_timeout <= 0:
+    def _append_when_room(self, table: T, row: Row) -> bool:
+        # Full buffer: wait up to block_timeout for room, then append under the
+        # same lock as submit (another thread may have taken the room first).
+        core = self._core
+        if core.closed or self.config.block_timeout <= 0:
             return False
         deadline = time.monotonic() + self.config.block_timeout
-        with self._progress:
-            while not self._core.has_room():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+        while True:
+            with self._progress:
+                while not core.has_room():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._wake.set()
+                    self._progress.wait(remaining)
+            with core.submit_lock:
+                if core.closed:
                     return False
-                self._wake.set()
-                self._progress.wait(remaining)
-        return True
+                if core.has_room():
+                    core.queue.append((table, row))
+                    return True
 
     def _start(self) -> None:
         with self._start_lock:
@@ -449,10 +497,6 @@ class BatchingSink(Generic[T]):
                 )
                 thread.start()
                 self._threads.append(thread)
-
-    def _past_deadline(self) -> bool:
-        # Stop a little early so close()'s join sees the flusher finish in time.
-        return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
 
     def _run(self) -> None:
         core = self._core
@@ -502,8 +546,8 @@ class BatchingSink(Generic[T]):
 
 
 # =============================================================== asyncio
-class AsyncBatchingSink(Generic[T]):
-    """The asyncio twin of :class:`BatchingSink`: flusher tasks on the running loop.
+class AsyncBatchingSink(_SinkBase[T]):
+    """:class:`BatchingSink` for asyncio: flusher tasks on the running loop.
 
     ``submit`` must be called from the loop's thread; it never awaits.
     """
@@ -517,15 +561,17 @@ class AsyncBatchingSink(Generic[T]):
         name: str = "supabase_monitoring",
         strict: bool = False,
     ) -> None:
-        self.config = config or BatchingConfig()
-        self._strict = strict
+        super().__init__(config, is_transient, name, strict)
+        if self.config.block_timeout > 0:
+            raise ValueError(
+                "block_timeout applies to the thread sink only: the asyncio sink's submit "
+                "runs on the event loop, which must never wait for buffer room"
+            )
         self._write_batch = write_batch
-        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = asyncio.Condition()
-        self._deadline: float | None = None
 
     @classmethod
     def factory(
@@ -534,21 +580,23 @@ class AsyncBatchingSink(Generic[T]):
         """A sink factory for :class:`AsyncMonitoringClient` (its default)."""
 
         def build(context: AsyncSinkContext) -> AsyncBatchingSink[TableRef]:
+            transport = context.transport
+
+            async def write_batch(table: TableRef, rows: Batch) -> None:
+                if table == PIPELINE_METRICS:
+                    await transport.write_metrics(rows)
+                    return
+                finalize(rows)
+                await transport.insert_rows(table, rows)
+
             return AsyncBatchingSink(
-                context.transport.insert_rows,
+                write_batch,
                 is_transient=is_transient,
                 config=config,
                 strict=context.strict,
             )
 
         return build
-
-    def __repr__(self) -> str:
-        return (
-            f"<AsyncBatchingSink batch={self.config.max_batch_size} "
-            f"buffer={self.config.max_buffer} pending={self._core.pending()} "
-            f"closed={self._core.closed}>"
-        )
 
     def _ensure_tasks(self) -> None:
         self._tasks = [t for t in self._tasks if not t.done()]
@@ -617,14 +665,6 @@ class AsyncBatchingSink(Generic[T]):
                 await asyncio.wait(pending)
                 core.detach()
         core.abandon_queue()
-
-    @property
-    def stats(self) -> SinkStats:
-        """Counters: enqueued, written, dropped, rejected, pending, batches, retries."""
-        return self._core.stats()
-
-    def _past_deadline(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
 
     async def _run(self) -> None:
         core = self._core

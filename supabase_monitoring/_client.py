@@ -10,8 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._batching import BatchingConfig, BatchingSink
-from ._client_base import RecordingMixin
-from ._config import env_credentials, env_disabled, safe_url
+from ._client_base import DISABLED_REASON, ClientBase
 from ._queries import (
     AGGREGATE_FUNCTION,
     HEALTH_FUNCTION,
@@ -27,10 +26,10 @@ from ._queries import (
     resolve_issue_update,
 )
 from ._retry import RetryPolicy, call_with_retry
-from ._sink import DirectSink, NullSink, RowSink, SinkContext, SinkFactory, SinkStats
+from ._sink import DirectSink, RowSink, SinkContext, SinkFactory
 from ._tables import WORKER_ISSUES
 from ._transport import DEFAULT_TIMEOUT, SyncTransport
-from .errors import ConfigurationError, MonitoringError
+from .errors import ConfigurationError
 from .models import (
     AggregatedMetric,
     ApiMetricsRow,
@@ -49,11 +48,8 @@ logger = logging.getLogger("supabase_monitoring")
 
 T = TypeVar("T")
 
-#: How a client builds its sink when none is given. The one line to change
-#: when the batching sink becomes the default.
+#: How a client builds its sink when none is given: the background batching writer.
 DEFAULT_SINK: SinkFactory = BatchingSink.factory()
-
-DISABLED_REASON = "monitoring is disabled (SUPABASE_MONITORING_DISABLED is set)"
 
 
 def _factory_for(batching: BatchingConfig | bool | None) -> SinkFactory:
@@ -65,7 +61,7 @@ def _factory_for(batching: BatchingConfig | bool | None) -> SinkFactory:
     return BatchingSink.factory(batching)
 
 
-class MonitoringClient(RecordingMixin):
+class MonitoringClient(ClientBase[SyncTransport, RowSink]):
     """Records pipeline metrics, worker issues and events; reads health and rollups.
 
     Build it with :meth:`from_env`, from a URL and service_role key, or
@@ -98,88 +94,35 @@ class MonitoringClient(RecordingMixin):
         tunes the default background batching writer (a :class:`BatchingConfig`),
         or ``batching=False`` writes each row synchronously instead.
         """
-        if sink is not None and batching is not None:
-            raise ConfigurationError("pass either sink or batching, not both")
-        self._strict = bool(strict)
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._disabled = env_disabled() if disabled is None else bool(disabled)
-        self._closed = False
-        self._transport: SyncTransport | None = None
-        self._url: str | None = None
-        if self._disabled:
-            # No network at all; a ready sink passed explicitly (a test
-            # recorder) still gets the rows.
-            self._sink: RowSink = sink if isinstance(sink, RowSink) else NullSink()
-            return
-        if client is not None:
-            if url is not None or key is not None:
-                raise ConfigurationError("pass either url and key, or an existing client, not both")
-            self._transport = SyncTransport(client)
-            self._url = safe_url(str(getattr(client, "supabase_url", "")))
-        elif url is not None or key is not None:
-            if not url or not key:
-                raise ConfigurationError(
-                    "both url and key are required (the service_role key for monitoring data)"
-                )
-            self._transport = SyncTransport.connect(url, key, timeout=timeout)
-            self._url = safe_url(url)
-        if isinstance(sink, RowSink):
-            if inspect.iscoroutinefunction(sink.flush):
-                raise ConfigurationError(
-                    f"{type(sink).__name__} is an async sink; use it with AsyncMonitoringClient"
-                )
-            self._sink = sink
-        else:
-            if self._transport is None:
-                raise ConfigurationError(
-                    "MonitoringClient needs url and key, an existing supabase client, "
-                    "or a ready sink such as testing.InMemoryRecorder"
-                )
-            factory = sink if sink is not None else _factory_for(batching)
-            self._sink = factory(SinkContext(self._transport, self._retry, self._strict))
-
-    @classmethod
-    def from_env(cls, **options: Any) -> MonitoringClient:
-        """A client from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.
-
-        ``options`` are the constructor's keyword options (``strict``,
-        ``timeout``, ``retry``, ``sink``, ``disabled``). Raises
-        ConfigurationError naming the missing variable(s), unless the SDK is
-        disabled, in which case none are needed.
-        """
-        disabled = options.get("disabled")
-        if disabled or (disabled is None and env_disabled()):
-            return cls(**{**options, "disabled": True})
-        url, key = env_credentials(cls.__name__)
-        return cls(url, key, **options)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(url={self._url!r}, strict={self._strict}, "
-            f"disabled={self._disabled}, sink={self._sink!r})"
+        super().__init__(  # see ClientBase
+            url,
+            key,
+            client=client,
+            strict=strict,
+            timeout=timeout,
+            retry=retry,
+            sink=sink,
+            disabled=disabled,
+            batching=batching,
         )
 
+    _transport_type = SyncTransport
+    _supabase_client_name = "supabase client"
+
+    def _adopt_sink(self, sink: object) -> RowSink:
+        if inspect.iscoroutinefunction(getattr(sink, "flush", None)):
+            raise ConfigurationError(
+                f"{type(sink).__name__} is an async sink; use it with AsyncMonitoringClient"
+            )
+        return sink  # type: ignore[return-value]
+
+    def _factory_for(self, batching: BatchingConfig | bool | None) -> SinkFactory:
+        return _factory_for(batching)
+
+    def _sink_context(self, transport: SyncTransport) -> SinkContext:
+        return SinkContext(transport, self._retry, self._strict)
+
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def strict(self) -> bool:
-        """Whether failures raise instead of being logged."""
-        return self._strict
-
-    @property
-    def disabled(self) -> bool:
-        """Whether the client is a no-op (SUPABASE_MONITORING_DISABLED)."""
-        return self._disabled
-
-    @property
-    def sink(self) -> RowSink:
-        """Where recorded rows go."""
-        return self._sink
-
-    @property
-    def stats(self) -> SinkStats:
-        """The sink's counters (see SinkStats)."""
-        return self._sink.stats
 
     def flush(self, timeout: float | None = None) -> bool:
         """Write everything recorded so far; False if ``timeout`` ran out first."""
@@ -209,13 +152,6 @@ class MonitoringClient(RecordingMixin):
 
     # ------------------------------------------------------------ reads
 
-    def _require_transport(self) -> SyncTransport:
-        if self._transport is None:
-            raise ConfigurationError(
-                "this client has no database connection (it was built from a sink only)"
-            )
-        return self._transport
-
     def _retried(self, fn: Callable[[SyncTransport], T]) -> T:
         transport = self._require_transport()
         return call_with_retry(self._retry, lambda: fn(transport))
@@ -242,21 +178,16 @@ class MonitoringClient(RecordingMixin):
             data = self._retried(lambda t: t.rpc(HEALTH_FUNCTION))
             return parse_health(data, self._require_transport().secrets)
         except Exception as exc:
-            if should_raise:
-                raise
-            if isinstance(exc, MonitoringError):
-                logger.warning("system health check failed: %s", exc)
-                return SystemHealth.unknown(str(exc))
-            logger.exception("system health check failed unexpectedly")
-            return SystemHealth.unknown(f"unexpected {type(exc).__name__}")
+            return self._health_failed(exc, should_raise)
 
-    def aggregate_metrics(self, period: str = "hourly") -> int:
+    def aggregate_metrics(self, period: str = "hourly", *, now: datetime | None = None) -> int:
         """Run ``monitoring.aggregate_metrics(period)`` now: every complete period not
         yet aggregated (missed cron runs included); returns the rollup rows written.
 
-        Idempotent, so it is retried like a read; always raises on failure.
+        ``now`` (timezone-aware) aggregates as of that time, as a chunked back-fill
+        does. Idempotent, so it is retried like a read; always raises on failure.
         """
-        params = aggregate_params(period)
+        params = aggregate_params(period, now)
         if self._disabled:
             return 0
         data = self._retried(lambda t: t.rpc(AGGREGATE_FUNCTION, params, schema="monitoring"))

@@ -1,4 +1,5 @@
-"""The write side shared by both clients: ``record_*`` and the timers.
+"""What both clients share: ``ClientBase`` (construction, configuration, state)
+and ``RecordingMixin`` (the write side: ``record_*`` and the timers).
 
 Recording is synchronous and non-blocking in both clients (the sink decides
 when rows reach the database), so the async client shares this code as is.
@@ -9,10 +10,15 @@ mode nothing here raises into the worker.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
+from ._batching import BatchingConfig
+from ._config import env_credentials, env_disabled, safe_url
+from ._retry import RetryPolicy
 from ._rows import (
     api_call_row,
     event_row,
@@ -21,15 +27,17 @@ from ._rows import (
     processing_row,
     queue_snapshot_row,
 )
+from ._sink import NullSink, RowSink
 from ._tables import MONITORING_EVENTS, PIPELINE_METRICS, QUEUE_SNAPSHOTS, WORKER_ISSUES
 from ._timers import ApiCallTimer, BatchTimer
-from .errors import InvalidInputError, MonitoringError
-from .models import Severity
+from ._transport import AsyncTransport, SyncTransport
+from .errors import ConfigurationError, InvalidInputError, MonitoringError
+from .models import Severity, SystemHealth
 
 if TYPE_CHECKING:
-    from ._sink import AsyncRowSink, RowSink
+    from ._sink import AsyncRowSink, SinkStats
 
-__all__ = ["RecordingMixin"]
+__all__ = ["DISABLED_REASON", "ClientBase", "RecordingMixin"]
 
 logger = logging.getLogger("supabase_monitoring")
 
@@ -39,10 +47,19 @@ class RecordingMixin:
 
     _sink: RowSink | AsyncRowSink
     _strict: bool
+    _invalid = 0
+    _invalid_lock = threading.Lock()  # the error path only; one lock for all clients is enough
+
+    @property
+    def stats(self) -> SinkStats:
+        """The sink's counters (see SinkStats), plus this client's ``invalid`` count."""
+        return replace(self._sink.stats, invalid=self._invalid)
 
     def _swallow(self, exc: Exception, what: str) -> bool:
-        # Non-strict mode: the worker carries on, the log says why.
+        # Non-strict mode: the worker carries on, the log says why, stats count it.
         if isinstance(exc, InvalidInputError):
+            with self._invalid_lock:
+                self._invalid += 1
             logger.error("invalid monitoring input, %s not recorded: %s", what, exc)
         elif isinstance(exc, MonitoringError):
             logger.warning("%s not recorded: %s", what, exc)
@@ -225,3 +242,140 @@ class RecordingMixin:
         counts as failed unless ``success_count``/``error_count`` were set.
         """
         return BatchTimer(self, queue_name, batch_size=batch_size, tags=tags)
+
+
+DISABLED_REASON = "monitoring is disabled (SUPABASE_MONITORING_DISABLED is set)"
+
+TransportT = TypeVar("TransportT", SyncTransport, AsyncTransport)
+SinkT = TypeVar("SinkT")
+
+
+class ClientBase(RecordingMixin, Generic[TransportT, SinkT]):
+    """Construction, configuration and state shared by both clients (httpx's BaseClient idea).
+
+    A subclass names its transport class and says how it takes a sink
+    (``_adopt_sink``) and which factory builds one (``_factory_for``,
+    ``_sink_context``); everything else about building a client, reading the
+    environment and the lifecycle flags lives here once. Only the methods that
+    do I/O (reads, ``flush``, ``close``) are written per client, because one
+    awaits and the other does not.
+    """
+
+    _transport_type: ClassVar[type[SyncTransport] | type[AsyncTransport]]
+    #: How the subclass's error messages call the supabase-py client it wraps.
+    _supabase_client_name: ClassVar[str]
+    _sink: SinkT  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        url: str | None,
+        key: str | None,
+        *,
+        client: object | None,
+        strict: bool,
+        timeout: float,
+        retry: RetryPolicy | None,
+        sink: object | None,
+        disabled: bool | None,
+        batching: BatchingConfig | bool | None,
+    ) -> None:
+        if sink is not None and batching is not None:
+            raise ConfigurationError("pass either sink or batching, not both")
+        self._strict = bool(strict)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._disabled = env_disabled() if disabled is None else bool(disabled)
+        self._closed = False
+        self._transport: TransportT | None = None
+        self._url: str | None = None
+        ready = isinstance(sink, RowSink)  # structural: async sinks match too
+        if self._disabled:
+            # No network at all; a ready sink passed explicitly (a test
+            # recorder) still gets the rows.
+            self._sink = self._adopt_sink(sink if ready else NullSink())
+            return
+        if client is not None:
+            if url is not None or key is not None:
+                raise ConfigurationError("pass either url and key, or an existing client, not both")
+            self._transport = self._transport_type(client)  # type: ignore[arg-type,assignment]
+            self._url = safe_url(str(getattr(client, "supabase_url", "")))
+        elif url is not None or key is not None:
+            if not url or not key:
+                raise ConfigurationError(
+                    "both url and key are required (the service_role key for monitoring data)"
+                )
+            self._transport = self._transport_type.connect(url, key, timeout=timeout)  # type: ignore[assignment]
+            self._url = safe_url(url)
+        if ready:
+            self._sink = self._adopt_sink(sink)
+            return
+        if self._transport is None:
+            raise ConfigurationError(
+                f"{type(self).__name__} needs url and key, an existing "
+                f"{self._supabase_client_name}, or a ready sink such as testing.InMemoryRecorder"
+            )
+        factory = self._factory_for(batching) if sink is None else sink
+        self._sink = self._adopt_sink(factory(self._sink_context(self._transport)))  # type: ignore[operator]
+
+    # ---- what a subclass decides --------------------------------------
+    def _adopt_sink(self, sink: object) -> SinkT:
+        raise NotImplementedError
+
+    def _factory_for(self, batching: BatchingConfig | bool | None) -> Callable[[Any], object]:
+        raise NotImplementedError
+
+    def _sink_context(self, transport: TransportT) -> object:
+        raise NotImplementedError
+
+    # ---- shared ---------------------------------------------------------
+    @classmethod
+    def from_env(cls, **options: Any) -> Self:
+        """A client from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.
+
+        ``options`` are the constructor's keyword options (``strict``,
+        ``timeout``, ``retry``, ``sink``, ``disabled``, ``batching``). Raises
+        ConfigurationError naming the missing variable(s), unless the SDK is
+        disabled, in which case none are needed.
+        """
+        disabled = options.get("disabled")
+        if disabled or (disabled is None and env_disabled()):
+            return cls(**{**options, "disabled": True})
+        url, key = env_credentials(cls.__name__)
+        return cls(url, key, **options)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(url={self._url!r}, strict={self._strict}, "
+            f"disabled={self._disabled}, sink={self._sink!r})"
+        )
+
+    @property
+    def strict(self) -> bool:
+        """Whether failures raise instead of being logged."""
+        return self._strict
+
+    @property
+    def disabled(self) -> bool:
+        """Whether the client is a no-op (SUPABASE_MONITORING_DISABLED)."""
+        return self._disabled
+
+    @property
+    def sink(self) -> SinkT:
+        """Where recorded rows go (the async client shows sync sinks in a SyncSinkAdapter)."""
+        return self._sink
+
+    def _require_transport(self) -> TransportT:
+        if self._transport is None:
+            raise ConfigurationError(
+                "this client has no database connection (it was built from a sink only)"
+            )
+        return self._transport
+
+    def _health_failed(self, exc: Exception, should_raise: bool) -> SystemHealth:
+        # What a failed health check returns (or raises), for both clients.
+        if should_raise:
+            raise exc
+        if isinstance(exc, MonitoringError):
+            logger.warning("system health check failed: %s", exc)
+            return SystemHealth.unknown(str(exc))
+        logger.exception("system health check failed unexpectedly", exc_info=exc)
+        return SystemHealth.unknown(f"unexpected {type(exc).__name__}")

@@ -8,7 +8,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigurationError
 
-__all__ = ["DISABLED_ENV", "KEY_ENV", "URL_ENV", "env_credentials", "env_disabled", "safe_url"]
+__all__ = [
+    "DISABLED_ENV",
+    "KEY_ENV",
+    "URL_ENV",
+    "env_credentials",
+    "env_disabled",
+    "missing_credentials",
+    "safe_url",
+]
 
 URL_ENV = "SUPABASE_URL"
 KEY_ENV = "SUPABASE_SERVICE_ROLE_KEY"
@@ -24,12 +32,21 @@ def env_disabled(environ: Mapping[str, str] | None = None) -> bool:
     return env.get(DISABLED_ENV, "").strip().lower() in _TRUE
 
 
-def env_credentials(owner: str, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or an error naming what is missing."""
+def _read_credentials(environ: Mapping[str, str] | None) -> tuple[str, str, list[str]]:
     env = os.environ if environ is None else environ
     url = env.get(URL_ENV, "").strip()
     key = env.get(KEY_ENV, "").strip()
-    missing = [name for name, value in ((URL_ENV, url), (KEY_ENV, key)) if not value]
+    return url, key, [name for name, value in ((URL_ENV, url), (KEY_ENV, key)) if not value]
+
+
+def missing_credentials(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The names of the credential variables that are unset or blank."""
+    return _read_credentials(environ)[2]
+
+
+def env_credentials(owner: str, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or an error naming what is missing."""
+    url, key, missing = _read_credentials(environ)
     if missing:
         raise ConfigurationError(
             f"{owner}.from_env(): environment variable{'s' if len(missing) > 1 else ''} "

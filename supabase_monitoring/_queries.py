@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ._redact import redact
 from ._tables import (
     AGGREGATED_METRICS,
     API_METRICS_VIEW,
@@ -23,7 +24,7 @@ from ._tables import (
     WORKER_ISSUES,
     TableRef,
 )
-from ._transport import Filter, Order, redact
+from ._transport import Filter, Order
 from ._validation import (
     MAX_TAGS_BYTES,
     check_count,
@@ -194,11 +195,18 @@ def parse_health(data: object, secrets: Sequence[str] = ()) -> SystemHealth:
         ) from None
 
 
-def aggregate_params(period: object) -> dict[str, Any]:
-    """RPC parameters of ``monitoring.aggregate_metrics``; the period is checked first."""
+def aggregate_params(period: object, now: datetime | None = None) -> dict[str, Any]:
+    """RPC parameters of ``monitoring.aggregate_metrics``; the period is checked first.
+
+    ``now`` (``p_now``) aggregates as if it were that time: a back-fill steps
+    it forward so that no single call outlasts the statement timeout.
+    """
     if period not in PERIODS:
         raise InvalidInputError(f"period must be one of {', '.join(PERIODS)}; got {period!r}")
-    return {"p_period": period}
+    params: dict[str, Any] = {"p_period": period}
+    if now is not None:
+        params["p_now"] = check_datetime(now, "now")
+    return params
 
 
 def parse_row_count(data: object) -> int:

@@ -1,15 +1,18 @@
-"""The retry policy: transient failures only, jittered backoff, bounded time.
+"""Retrying: the one backoff formula, and the policy for the SDK's requests.
 
-supabase-py's own retry is switched off (it only covers GET/HEAD and sleeps
-1+2+4 s with a blocking ``time.sleep``); this module owns retrying for every
-request the SDK makes. Retrying writes is safe because each row carries a
-client-generated id and inserts are ``ON CONFLICT (id) DO NOTHING``.
+:class:`Backoff` is the only place a retry delay is computed: the request
+policy below (through tenacity), the batching writer and alert delivery all
+use it. supabase-py's own retry is switched off (it only covers GET/HEAD and
+sleeps 1+2+4 s with a blocking ``time.sleep``); this module owns retrying for
+every request the SDK makes. Retrying writes is safe because each row carries
+a client-generated id and inserts are ``ON CONFLICT (id) DO NOTHING``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,12 +25,11 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_before_delay,
-    wait_random_exponential,
 )
 
 from .errors import is_transient
 
-__all__ = ["RetryPolicy", "call_with_retry", "call_with_retry_async"]
+__all__ = ["Backoff", "RetryPolicy", "call_with_retry", "call_with_retry_async"]
 
 logger = logging.getLogger("supabase_monitoring")
 
@@ -35,10 +37,32 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class Backoff:
+    """Capped exponential backoff with full jitter.
+
+    The wait before retry ``n`` (0 for the first retry) is uniform in
+    ``[0, min(maximum, initial * 2**n)]`` ("full jitter", as in AWS's
+    "Exponential Backoff and Jitter"): many workers that failed together spread
+    their retries over the whole window instead of retrying in lockstep.
+    """
+
+    initial: float
+    maximum: float
+
+    def cap(self, retry: int) -> float:
+        """The longest wait before retry ``retry``."""
+        return float(min(self.maximum, self.initial * 2 ** min(retry, 62)))
+
+    def delay(self, retry: int) -> float:
+        """A random wait before retry ``retry``, in ``[0, cap(retry)]``."""
+        return random.uniform(0.0, self.cap(retry))
+
+
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How hard to try before giving up on a request.
 
-    Waits are "full jitter" exponential: a random time between 0 and
+    Waits are :class:`Backoff` (full jitter): a random time between 0 and
     ``min(initial_backoff * 2**n, max_backoff)``, so many workers hitting the
     same outage do not retry in lockstep. No new attempt starts once
     ``max_elapsed`` seconds would be exceeded by its wait; the worst case is
@@ -61,7 +85,17 @@ class RetryPolicy:
         """One attempt, no retry."""
         return cls(max_attempts=1)
 
+    @property
+    def backoff(self) -> Backoff:
+        """The waits between attempts."""
+        return Backoff(self.initial_backoff, self.max_backoff)
+
     def _kwargs(self, on_retry: Callable[[], None] | None) -> dict[str, object]:
+        backoff = self.backoff
+
+        def wait(state: RetryCallState) -> float:
+            return backoff.delay(state.attempt_number - 1)
+
         def before_sleep(state: RetryCallState) -> None:
             _log_retry(state)
             if on_retry is not None:
@@ -70,7 +104,7 @@ class RetryPolicy:
         return {
             "retry": retry_if_exception(is_transient),
             "stop": stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_elapsed),
-            "wait": wait_random_exponential(multiplier=self.initial_backoff, max=self.max_backoff),
+            "wait": wait,
             "before_sleep": before_sleep,
             "reraise": True,
         }

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from time import time as _time
 from typing import Any
 
-from ._ids import uuid7, uuid7_many
+from ._ids import uuid7
 from ._validation import (
     INT64_MAX,
     MAX_DETAILS_BYTES,
@@ -38,7 +38,6 @@ __all__ = [
     "QUEUE_PROCESSING_METRIC",
     "api_call_row",
     "event_row",
-    "finalize",
     "issue_row",
     "metric_row",
     "processing_row",
@@ -61,34 +60,10 @@ def _when(value: datetime | None, field: str) -> str:
 
 
 def _metric_time(value: datetime | None) -> str | float:
-    # Hot path: the clock is read now (the event time), formatting waits for finalize().
+    # Hot path: the clock is read now (the event time), formatting waits for _ids.finalize().
     if value is None:
         return _time()
     return check_datetime(value, "timestamp")
-
-
-def finalize(rows: list[dict[str, Any]]) -> None:
-    """Give metric rows their ids and ISO timestamps, once, before they are first sent.
-
-    Metric rows leave the hot path with the event time as an epoch float and
-    no id: formatting both costs microseconds that the background writer can
-    spend instead of the worker, for a whole batch at once. Idempotent and
-    in place, so a retried batch re-sends the very same ids (ON CONFLICT DO
-    NOTHING then dedups).
-    """
-    todo = [row for row in rows if "id" not in row]
-    if not todo:
-        return
-    second, prefix = None, ""
-    for row, new_id in zip(todo, uuid7_many(len(todo)), strict=True):
-        row["id"] = new_id
-        when = row.get("timestamp")
-        if type(when) is float:
-            whole = math.floor(when)
-            if whole != second:  # rows of a batch mostly share their second
-                second = whole
-                prefix = datetime.fromtimestamp(whole, _UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            row["timestamp"] = f"{prefix}.{int((when - whole) * 1_000_000):06d}+00:00"
 
 
 _INF = math.inf
@@ -111,7 +86,7 @@ def _name(value: object, field: str) -> str:
 def _tags(tags: Mapping[str, Any] | None) -> dict[str, Any]:
     if tags is None:
         return {}
-    return check_json_object(tags, "tags", max_bytes=MAX_TAGS_BYTES, max_keys=MAX_TAGS)
+    return check_json_object(tags, "tags", max_bytes=MAX_TAGS_BYTES, max_keys=MAX_TAGS, flat=True)
 
 
 def _details(details: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Sinks: where validated rows go after a ``record_*`` call.
 
 The clients build a row and hand it to ``sink.submit(table, row)``; the sink
-decides when and how it reaches the database. ``DirectSink`` writes at once
-(one request per row, with retries); a batching sink queues rows and writes
-them in bulk from a background thread; ``InMemoryRecorder`` (in
+decides when and how it reaches the database. The batching sinks (the
+default, ``_batching``) queue rows and write them in bulk from background
+flushers; ``DirectSink`` (``batching=False``) writes at once, one request per
+row with retries, and gives each row its id first; ``InMemoryRecorder`` (in
 ``supabase_monitoring.testing``) just keeps them. ``submit`` never blocks on
 the network in the async world and never raises in non-strict mode.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ._ids import finalize
 from ._retry import RetryPolicy, call_with_retry, call_with_retry_async
 from ._tables import TableRef
 from .errors import ClosedError, MonitoringError, is_transient
@@ -49,7 +51,9 @@ class SinkStats:
     exactly one of ``written``, ``dropped`` (refused at submit because the
     sink is closed or full, or given up on after transient failures or at a
     close deadline), ``rejected`` (refused by the server for good) or
-    ``pending``.
+    ``pending``. ``invalid`` counts records refused at the call site for bad
+    input in default mode (logged, never submitted, so outside that sum); a
+    client's ``stats`` fills it in.
     """
 
     enqueued: int = 0
@@ -60,6 +64,7 @@ class SinkStats:
     batches_written: int = 0
     failed_batches: int = 0
     retries: int = 0
+    invalid: int = 0
 
 
 @runtime_checkable
@@ -194,7 +199,7 @@ class DirectSink:
 
     @classmethod
     def from_context(cls, context: SinkContext) -> DirectSink:
-        """Sink factory: the default for synchronous clients."""
+        """Sink factory: what ``MonitoringClient(batching=False)`` uses."""
         return cls(context.transport, context.retry, strict=context.strict)
 
     def __repr__(self) -> str:
@@ -209,6 +214,7 @@ class DirectSink:
         try:
             if self._closed:
                 raise ClosedError("the monitoring client is closed")
+            finalize([row])
             call_with_retry(
                 self._retry, lambda: transport.insert_rows(table, [row]), on_retry=c.add_retry
             )
@@ -260,7 +266,7 @@ class AsyncDirectSink:
 
     @classmethod
     def from_context(cls, context: AsyncSinkContext) -> AsyncDirectSink:
-        """Sink factory: the default for asynchronous clients."""
+        """Sink factory: what ``AsyncMonitoringClient(batching=False)`` uses."""
         return cls(context.transport, context.retry, strict=context.strict)
 
     def __repr__(self) -> str:
@@ -295,6 +301,7 @@ class AsyncDirectSink:
     async def _write(self, table: TableRef, row: dict[str, Any]) -> None:
         c = self._counters
         transport = self._transport
+        finalize([row])
         try:
             await call_with_retry_async(
                 self._retry, lambda: transport.insert_rows(table, [row]), on_retry=c.add_retry

@@ -5,21 +5,31 @@ method makes exactly one attempt (retrying is the caller's job, see
 ``_retry``) and turns whatever went wrong into the SDK's exception hierarchy
 with the API key redacted. Tables are reached through
 ``client.schema(schema).table(name)``; PostgREST picks the schema from the
-Accept-/Content-Profile headers that sends.
+Accept-/Content-Profile headers that sends. Rows arrive ready to send (ids
+and times are the sink's job, ``_ids.finalize``), except in ``write_metrics``:
+pipeline_metrics rows go to ``monitoring.ingest_metrics`` as a body encoded
+once by ``_wire`` (which gives them their ids), sent as bytes through the
+supabase client's own HTTP session and headers.
+
+httpx-style: ``_TransportBase`` holds construction, state and the building of
+every request; the two subclasses only run the built request (``execute()``
+or ``await execute()``) and close their HTTP client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 from postgrest import APIError
 from postgrest.types import ReturnMethod
 
-from ._rows import finalize
+from ._ids import finalize
+from ._redact import client_secrets, redact
 from ._tables import (
     AGGREGATED_METRICS,
     API_METRICS_VIEW,
@@ -31,6 +41,7 @@ from ._tables import (
     WORKER_ISSUES,
     TableRef,
 )
+from ._wire import INGEST_METRICS_COLUMNS, ingest_metrics_body
 from .errors import (
     ClosedError,
     ConfigurationError,
@@ -44,6 +55,9 @@ from .errors import (
 
 if TYPE_CHECKING:
     from supabase import AsyncClient, Client
+
+C = TypeVar("C", bound="Client | AsyncClient")
+H = TypeVar("H")  # httpx.Client / httpx.AsyncClient
 
 __all__ = [
     "AGGREGATED_METRICS",
@@ -61,7 +75,6 @@ __all__ = [
     "SyncTransport",
     "TableRef",
     "map_error",
-    "redact",
 ]
 
 #: Seconds per request (connect, read, write, pool): a monitoring write must
@@ -83,22 +96,7 @@ _last_status: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 # Typed Any: under mypy's python_version 3.10 the StrEnum member reads as str.
 _RETURN_MINIMAL: Any = ReturnMethod.minimal
 
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")
 _MAX_DETAIL = 500
-
-
-def redact(text: str | None, secrets: Sequence[str] = ()) -> str | None:
-    """``text`` with the given secrets and anything shaped like a JWT replaced.
-
-    Server messages and proxy error pages are not supposed to echo the key,
-    but exception messages end up in logs, so the SDK does not rely on that.
-    """
-    if not text:
-        return text
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "[REDACTED]")
-    return _JWT.sub("[REDACTED]", text)
 
 
 def _short(text: str | None) -> str | None:
@@ -166,20 +164,175 @@ async def _arecord_status(response: httpx.Response) -> None:
     _last_status.set(response.status_code)
 
 
-def _client_secrets(client: object) -> tuple[str, ...]:
-    key = getattr(client, "supabase_key", None)
-    return (key,) if isinstance(key, str) else ()
+def _open(make_client: Callable[[], C], key: str, discard: Callable[[], None]) -> C:
+    # A supabase-py client around the SDK's HTTP client; on failure the HTTP
+    # client is released and the error is worded without the key.
+    try:
+        return make_client()
+    except Exception as exc:
+        discard()
+        raise ConfigurationError(
+            f"cannot create the Supabase client: {redact(str(exc), (key,))}"
+        ) from None
 
 
-class SyncTransport:
-    """Blocking PostgREST access through a supabase-py ``Client``."""
+def _discard_async(http: httpx.AsyncClient) -> None:
+    # connect() is sync (it needs no loop), but an AsyncClient closes with an await.
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(http.aclose())
+        return
+    task = loop.create_task(http.aclose())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
-    def __init__(self, client: Client, *, http_client: httpx.Client | None = None) -> None:
-        """Wrap ``client``; ``http_client`` is closed with the transport when given."""
-        self._client = client
-        self._http = http_client
-        self._secrets = _client_secrets(client)
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+#: The columnar insert of pipeline_metrics rows (migration 20261214000100).
+INGEST_METRICS = "ingest_metrics"
+_MISSING_FUNCTION = "PGRST202"  # PostgREST: no such function in the schema cache
+
+logger = logging.getLogger("supabase_monitoring")
+
+
+def _ingest_result(response: httpx.Response, rows: int) -> None:
+    """Raise what a failed ``ingest_metrics`` call means; return when the rows are in.
+
+    An error answer becomes the APIError postgrest-py would raise (so
+    ``map_error`` words and classifies it the same way). A 2xx that is not the
+    function's row count (a proxy's HTML page) proves nothing was written:
+    transient, and the same ids make the retry harmless.
+    """
+    _last_status.set(response.status_code)
+    try:
+        doc = response.json()
+    except ValueError:
+        doc = None
+    if response.is_success:
+        if type(doc) is int and 0 <= doc <= rows:
+            return
+        raise TransientError(
+            f"ingest_metrics answered {response.status_code} without its row count",
+            status_code=response.status_code,
+        )
+    if not isinstance(doc, dict):
+        doc = {"message": response.reason_phrase, "code": str(response.status_code)}
+    raise APIError(doc)
+
+
+class _TransportBase(Generic[C, H]):
+    """Construction, state and request building shared by both transports."""
+
+    def __init__(
+        self,
+        client: C,
+        *,
+        http_client: H | None = None,
+        rebuild: Callable[[], tuple[C, H]] | None = None,
+    ) -> None:
+        """Wrap ``client``; ``http_client`` is closed with the transport when given.
+
+        ``rebuild`` (set by ``connect``) makes a fresh client and HTTP client,
+        for a forked child.
+        """
+        self._client: C = client
+        self._http: H | None = http_client
+        self._rebuild: Callable[[], tuple[C, H]] | None = rebuild
+        self._secrets = client_secrets(client)
         self._closed = False
+        #: False once the database answered that monitoring.ingest_metrics does
+        #: not exist (migrations not applied yet): metrics then use bulk inserts.
+        self._ingest_rpc = True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} closed={self._closed}>"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Strings to redact from messages (the API key)."""
+        return self._secrets
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("the monitoring client is closed")
+
+    def _start(self) -> None:
+        self._check_open()
+        _last_status.set(None)
+
+    # Each builder returns the request, ready for execute(); called inside the
+    # subclass's try, so a failure while building is mapped like one on the wire.
+    def _insert_request(self, table: TableRef, rows: list[dict[str, Any]]) -> Any:
+        self._start()
+        return (
+            self._client.schema(table.schema)
+            .table(table.name)
+            .upsert(rows, on_conflict="id", ignore_duplicates=True, returning=_RETURN_MINIMAL)
+            .retry(False)
+        )
+
+    def _select_request(
+        self,
+        table: TableRef,
+        columns: str,
+        filters: Sequence[Filter],
+        order: Sequence[Order],
+        limit: int | None,
+    ) -> Any:
+        self._start()
+        query = self._client.schema(table.schema).table(table.name).select(columns)
+        for column, op, value in filters:
+            query = query.filter(column, op, value)
+        for column, desc in order:
+            query = query.order(column, desc=desc)
+        if limit is not None:
+            query = query.limit(limit)
+        return query.retry(False)
+
+    def _update_request(
+        self, table: TableRef, values: dict[str, Any], filters: Sequence[Filter]
+    ) -> Any:
+        self._start()
+        if not filters:
+            raise RequestError("refusing to update without a filter")
+        query = self._client.schema(table.schema).table(table.name).update(values)
+        for column, op, value in filters:
+            query = query.filter(column, op, value)
+        return query.retry(False)
+
+    def _ingest_request(self, rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+        # The HTTP session and keyword arguments of one ingest_metrics POST:
+        # supabase-py's own session, URL and headers (key, profile), our bytes.
+        self._start()
+        postgrest = self._client.schema(PIPELINE_METRICS.schema)
+        return postgrest.session, {
+            "url": str(postgrest.base_url.joinpath("rpc", INGEST_METRICS)),
+            "params": {"columns": INGEST_METRICS_COLUMNS},
+            "headers": {**postgrest.headers, "Content-Type": "application/json"},
+            "content": ingest_metrics_body(rows),
+        }
+
+    def _ingest_missing(self, exc: MonitoringError) -> bool:
+        # True (once) when the failure says the function is not deployed.
+        if exc.code != _MISSING_FUNCTION or not self._ingest_rpc:
+            return False
+        self._ingest_rpc = False
+        logger.warning(
+            "monitoring.ingest_metrics is missing (apply the latest migrations); "
+            "writing metrics with bulk inserts instead"
+        )
+        return True
+
+    def _rpc_request(self, fn: str, params: dict[str, Any] | None, schema: str) -> Any:
+        self._start()
+        return self._client.schema(schema).rpc(fn, params or {}).retry(False)
+
+
+class SyncTransport(_TransportBase["Client", httpx.Client]):
+    """Blocking PostgREST access through a supabase-py ``Client``."""
 
     @classmethod
     def connect(cls, url: str, key: str, *, timeout: float = DEFAULT_TIMEOUT) -> SyncTransport:
@@ -191,45 +344,40 @@ class SyncTransport:
         """
         from supabase import Client, ClientOptions
 
-        http = httpx.Client(timeout=timeout, event_hooks={"response": [_record_status]})
-        try:
+        def build() -> tuple[Client, httpx.Client]:
+            http = httpx.Client(timeout=timeout, event_hooks={"response": [_record_status]})
             options = ClientOptions(postgrest_client_retry=False, httpx_client=http)
-            client = Client(url, key, options)
-        except Exception as exc:
-            http.close()
-            raise ConfigurationError(
-                f"cannot create the Supabase client: {redact(str(exc), (key,))}"
-            ) from None
-        return cls(client, http_client=http)
+            return _open(lambda: Client(url, key, options), key, http.close), http
 
-    def __repr__(self) -> str:
-        return f"<SyncTransport closed={self._closed}>"
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Strings to redact from messages (the API key)."""
-        return self._secrets
+        client, http = build()
+        return cls(client, http_client=http, rebuild=build)
 
     def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None:
         """One bulk ``INSERT ... ON CONFLICT (id) DO NOTHING``, nothing returned."""
-        self._check_open()
-        finalize(rows)
-        _last_status.set(None)
         try:
-            (
-                self._client.schema(table.schema)
-                .table(table.name)
-                .upsert(
-                    rows,
-                    on_conflict="id",
-                    ignore_duplicates=True,
-                    returning=_RETURN_MINIMAL,
-                )
-                .retry(False)
-                .execute()
-            )
+            self._insert_request(table, rows).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """pipeline_metrics rows in one ``monitoring.ingest_metrics`` call (ids given in place).
+
+        Same guarantees as :meth:`insert_rows` (ON CONFLICT (id) DO NOTHING,
+        one statement). Falls back to it for good if the function is missing.
+        """
+        if self._ingest_rpc:
+            try:
+                session, request = self._ingest_request(rows)
+                _ingest_result(session.post(**request), len(rows))
+                return
+            except Exception as exc:
+                mapped = map_error(exc, self._secrets)
+                if mapped is None:
+                    raise
+                if not self._ingest_missing(mapped):
+                    raise mapped from None
+        finalize(rows)
+        self.insert_rows(PIPELINE_METRICS, rows)
 
     def select(
         self,
@@ -241,17 +389,8 @@ class SyncTransport:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of a table or view matching every filter."""
-        self._check_open()
-        _last_status.set(None)
         try:
-            query = self._client.schema(table.schema).table(table.name).select(columns)
-            for column, op, value in filters:
-                query = query.filter(column, op, value)
-            for column, desc in order:
-                query = query.order(column, desc=desc)
-            if limit is not None:
-                query = query.limit(limit)
-            response = query.retry(False).execute()
+            response = self._select_request(table, columns, filters, order, limit).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
         return _rows_of(response.data, f"select from {table}")
@@ -260,45 +399,31 @@ class SyncTransport:
         self, table: TableRef, values: dict[str, Any], filters: Sequence[Filter]
     ) -> list[dict[str, Any]]:
         """PATCH the rows matching ``filters``; returns the updated rows."""
-        self._check_open()
-        if not filters:
-            raise RequestError("refusing to update without a filter")
-        _last_status.set(None)
         try:
-            query = self._client.schema(table.schema).table(table.name).update(values)
-            for column, op, value in filters:
-                query = query.filter(column, op, value)
-            response = query.retry(False).execute()
+            response = self._update_request(table, values, filters).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
         return _rows_of(response.data, f"update of {table}")
 
     def rpc(self, fn: str, params: dict[str, Any] | None = None, *, schema: str = "public") -> Any:
         """Call a database function; returns its decoded JSON result, unvalidated."""
-        self._check_open()
-        _last_status.set(None)
         try:
-            response = self._client.schema(schema).rpc(fn, params or {}).retry(False).execute()
+            response = self._rpc_request(fn, params, schema).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
         return response.data
 
     def reset_after_fork(self) -> None:
-        """Give a forked child its own HTTP connections (for a sink's fork hook).
+        """Give a forked child its own client and HTTP connections (a sink's fork hook).
 
         The parent's pooled sockets are inherited by the child; sharing them
         would interleave two processes' requests on one connection. The old
-        client is dropped, not closed: closing would tear down the parent's
+        clients are dropped, not closed: closing would tear down the parent's
         connections. A user-supplied supabase client is left alone.
         """
-        if self._http is None or self._closed:
+        if self._rebuild is None or self._closed:
             return
-        http = httpx.Client(timeout=self._http.timeout, event_hooks={"response": [_record_status]})
-        self._http = http
-        self._client.options.httpx_client = http
-        # supabase-py rebuilds its PostgREST client from options on next use
-        # (it does the same itself when the auth session changes).
-        self._client._postgrest = None
+        self._client, self._http = self._rebuild()
 
     def close(self) -> None:
         """Close the HTTP client if the transport created it; a user's client stays open."""
@@ -308,68 +433,44 @@ class SyncTransport:
         if self._http is not None:
             self._http.close()
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError("the monitoring client is closed")
 
-
-class AsyncTransport:
+class AsyncTransport(_TransportBase["AsyncClient", httpx.AsyncClient]):
     """Non-blocking PostgREST access through a supabase-py ``AsyncClient``."""
-
-    def __init__(
-        self, client: AsyncClient, *, http_client: httpx.AsyncClient | None = None
-    ) -> None:
-        """Wrap ``client``; ``http_client`` is closed with the transport when given."""
-        self._client = client
-        self._http = http_client
-        self._secrets = _client_secrets(client)
-        self._closed = False
 
     @classmethod
     def connect(cls, url: str, key: str, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncTransport:
-        """Async twin of :meth:`SyncTransport.connect`; needs no running event loop."""
+        """Like :meth:`SyncTransport.connect`; needs no running event loop."""
         from supabase import AsyncClient, AsyncClientOptions
 
         http = httpx.AsyncClient(timeout=timeout, event_hooks={"response": [_arecord_status]})
-        try:
-            options = AsyncClientOptions(postgrest_client_retry=False, httpx_client=http)
-            # The constructor, not acreate_client(): that only adds a session
-            # lookup, pointless for a service key, and would force an await.
-            client = AsyncClient(url, key, options)
-        except Exception as exc:
-            raise ConfigurationError(
-                f"cannot create the Supabase client: {redact(str(exc), (key,))}"
-            ) from None
+        options = AsyncClientOptions(postgrest_client_retry=False, httpx_client=http)
+        # The constructor, not acreate_client(): that only adds a session
+        # lookup, pointless for a service key, and would force an await.
+        client = _open(lambda: AsyncClient(url, key, options), key, lambda: _discard_async(http))
         return cls(client, http_client=http)
-
-    def __repr__(self) -> str:
-        return f"<AsyncTransport closed={self._closed}>"
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Strings to redact from messages (the API key)."""
-        return self._secrets
 
     async def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None:
         """One bulk ``INSERT ... ON CONFLICT (id) DO NOTHING``, nothing returned."""
-        self._check_open()
-        finalize(rows)
-        _last_status.set(None)
         try:
-            await (
-                self._client.schema(table.schema)
-                .table(table.name)
-                .upsert(
-                    rows,
-                    on_conflict="id",
-                    ignore_duplicates=True,
-                    returning=_RETURN_MINIMAL,
-                )
-                .retry(False)
-                .execute()
-            )
+            await self._insert_request(table, rows).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
+
+    async def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Like :meth:`SyncTransport.write_metrics`."""
+        if self._ingest_rpc:
+            try:
+                session, request = self._ingest_request(rows)
+                _ingest_result(await session.post(**request), len(rows))
+                return
+            except Exception as exc:
+                mapped = map_error(exc, self._secrets)
+                if mapped is None:
+                    raise
+                if not self._ingest_missing(mapped):
+                    raise mapped from None
+        finalize(rows)
+        await self.insert_rows(PIPELINE_METRICS, rows)
 
     async def select(
         self,
@@ -381,17 +482,8 @@ class AsyncTransport:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of a table or view matching every filter."""
-        self._check_open()
-        _last_status.set(None)
         try:
-            query = self._client.schema(table.schema).table(table.name).select(columns)
-            for column, op, value in filters:
-                query = query.filter(column, op, value)
-            for column, desc in order:
-                query = query.order(column, desc=desc)
-            if limit is not None:
-                query = query.limit(limit)
-            response = await query.retry(False).execute()
+            response = await self._select_request(table, columns, filters, order, limit).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
         return _rows_of(response.data, f"select from {table}")
@@ -400,15 +492,8 @@ class AsyncTransport:
         self, table: TableRef, values: dict[str, Any], filters: Sequence[Filter]
     ) -> list[dict[str, Any]]:
         """PATCH the rows matching ``filters``; returns the updated rows."""
-        self._check_open()
-        if not filters:
-            raise RequestError("refusing to update without a filter")
-        _last_status.set(None)
         try:
-            query = self._client.schema(table.schema).table(table.name).update(values)
-            for column, op, value in filters:
-                query = query.filter(column, op, value)
-            response = await query.retry(False).execute()
+            response = await self._update_request(table, values, filters).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
         return _rows_of(response.data, f"update of {table}")
@@ -417,12 +502,8 @@ class AsyncTransport:
         self, fn: str, params: dict[str, Any] | None = None, *, schema: str = "public"
     ) -> Any:
         """Call a database function; returns its decoded JSON result, unvalidated."""
-        self._check_open()
-        _last_status.set(None)
         try:
-            response = (
-                await self._client.schema(schema).rpc(fn, params or {}).retry(False).execute()
-            )
+            response = await self._rpc_request(fn, params, schema).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
         return response.data
@@ -434,7 +515,3 @@ class AsyncTransport:
         self._closed = True
         if self._http is not None:
             await self._http.aclose()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError("the monitoring client is closed")

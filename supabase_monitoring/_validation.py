@@ -219,26 +219,37 @@ def _flat_ascii_copy(
     return dict(value)
 
 
+def _refuse_nested(field: str, key: str, item: object) -> None:
+    kind = "an object" if isinstance(item, Mapping) else "an array"
+    raise InvalidInputError(
+        f"{field}[{key!r}] is {kind}: tags are flat dimensions (string, number, boolean "
+        "or null values); put structured data in an event's or issue's details"
+    )
+
+
 def check_json_object(
     value: object,
     field: str,
     *,
     max_bytes: int,
     max_keys: int | None = None,
+    flat: bool = False,
 ) -> dict[str, Any]:
     """A JSON object (string keys, JSON values) of bounded size, copied.
 
     The copy matters: rows may be written later by a background sink, and a
     caller reusing or mutating its dict must not change what was recorded.
     Flat scalar values are checked without serialising; the size of those is
-    counted in characters, nested values in exact JSON length.
+    counted in characters, nested values in exact JSON length. ``flat``
+    (tags) refuses object and array values: the views and rollups group by
+    scalar tags, so a nested one is a mistake, not a dimension.
     """
     if value is None:
         return {}
     if type(value) is dict:
-        flat = _flat_ascii_copy(value, max_bytes, max_keys)
-        if flat is not None:
-            return flat
+        copied = _flat_ascii_copy(value, max_bytes, max_keys)
+        if copied is not None:
+            return copied
     if not isinstance(value, Mapping):
         raise InvalidInputError(
             f"{field} must be a mapping (dict) of JSON values, got {type(value).__name__}"
@@ -272,7 +283,11 @@ def check_json_object(
         else:
             # Containers, and subclasses of scalars (str enums, numpy floats),
             # are stored as the plain JSON they serialise to.
+            if flat and isinstance(item, (Mapping, list, tuple, set, frozenset)):
+                _refuse_nested(field, key, item)  # before serialising 200 levels of it
             item, extra = _nested_copy(item, field, key)
+            if flat and isinstance(item, (dict, list)):
+                _refuse_nested(field, key, item)
             size += len(key) + extra + 4
         if size > max_bytes:
             raise InvalidInputError(

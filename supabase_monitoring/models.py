@@ -52,6 +52,10 @@ class HealthStatus(str, Enum):
     UNKNOWN = "unknown"
 
 
+def _rate(errors: int, total: int) -> float | None:
+    return errors / total if total > 0 else None
+
+
 class _Row(BaseModel):
     # Rows and view rows ignore columns added later on the SQL side.
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -134,6 +138,11 @@ class QueueMetricsRow(_Row):
     avg_processing_time_ms: float | None = None
     total_messages_processed: int | None = None
 
+    @property
+    def error_rate(self) -> float | None:
+        """Failed messages over processed outcomes (success + error); None without outcomes."""
+        return _rate(self.error_count or 0, (self.success_count or 0) + (self.error_count or 0))
+
 
 class ApiMetricsRow(_Row):
     """One API and hour of the ``monitoring.api_metrics`` view."""
@@ -145,6 +154,11 @@ class ApiMetricsRow(_Row):
     error_count: int | None = None
     avg_success_time_ms: float | None = None
     p95_time_ms: float | None = None
+
+    @property
+    def error_rate(self) -> float | None:
+        """Failed calls over all calls; None without calls."""
+        return _rate(self.error_count or 0, self.total_calls)
 
 
 # ---------------------------------------------------------------- health

@@ -21,7 +21,7 @@ import copy
 import threading
 from typing import Any
 
-from ._rows import finalize
+from ._ids import finalize
 from ._sink import SinkStats
 from ._tables import MONITORING_EVENTS, PIPELINE_METRICS, QUEUE_SNAPSHOTS, WORKER_ISSUES, TableRef
 from .models import MonitoringEvent, PipelineMetric, QueueSnapshot, WorkerIssue

@@ -8,10 +8,10 @@ notifications with retries. Failed deliveries are recorded as
 ``alert_delivery_failed`` events.
 """
 
-from .delivery import DeliveryOutcome, RetryPolicy, deliver
+from .delivery import DeliveryOutcome, DeliveryRetry, deliver
 from .engine import AlertEngine, RunResult
 from .inputs import gather_inputs
-from .model import Alert, Notification, Severity, Transition
+from .model import Alert, AlertSeverity, Notification, Transition
 from .notifiers import (
     DeliveryError,
     JsonWebhookNotifier,
@@ -42,12 +42,14 @@ __all__ = [
     "Alert",
     "AlertEngine",
     "AlertInputs",
+    "AlertSeverity",
     "ApiErrorRateRule",
     "ApiLatencyRule",
     "ComponentCriticalRule",
     "CriticalIssuesRule",
     "DeliveryError",
     "DeliveryOutcome",
+    "DeliveryRetry",
     "HealthUnknownRule",
     "JsonWebhookNotifier",
     "LogNotifier",
@@ -56,11 +58,9 @@ __all__ = [
     "Notifier",
     "OverallStatusRule",
     "PostgrestAlertStore",
-    "RetryPolicy",
     "Rule",
     "RuleResult",
     "RunResult",
-    "Severity",
     "SlackWebhookNotifier",
     "Transition",
     "WebhookReceiver",

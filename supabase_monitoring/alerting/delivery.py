@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .._retry import Backoff
 from .model import Notification
 from .notifiers import DeliveryError, Notifier
 
@@ -18,8 +19,9 @@ logger = logging.getLogger("supabase_monitoring.alerting")
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: ``base_delay * 2**n`` seconds, capped at ``max_delay``."""
+class DeliveryRetry:
+    """How often to try each notifier; waits are the SDK's :class:`~.._retry.Backoff`
+    (full jitter, up to ``base_delay * 2**n`` seconds, capped at ``max_delay``)."""
 
     attempts: int = 3
     base_delay: float = 0.5
@@ -32,7 +34,8 @@ class RetryPolicy:
             raise ValueError("delays must be >= 0")
 
     def delay(self, failed_attempts: int) -> float:
-        return float(min(self.max_delay, self.base_delay * 2 ** (failed_attempts - 1)))
+        """The wait after the ``failed_attempts``-th failure."""
+        return Backoff(self.base_delay, self.max_delay).delay(failed_attempts - 1)
 
 
 @dataclass(frozen=True)
@@ -46,18 +49,18 @@ class DeliveryOutcome:
 def deliver(
     notification: Notification,
     notifiers: Sequence[Notifier],
-    policy: RetryPolicy | None = None,
+    policy: DeliveryRetry | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[DeliveryOutcome]:
     """Send to each notifier with retries; return one outcome per notifier."""
-    policy = policy or RetryPolicy()
+    policy = policy or DeliveryRetry()
     return [_deliver_one(notification, n, policy, sleep) for n in notifiers]
 
 
 def _deliver_one(
     notification: Notification,
     notifier: Notifier,
-    policy: RetryPolicy,
+    policy: DeliveryRetry,
     sleep: Callable[[float], None],
 ) -> DeliveryOutcome:
     error = "not attempted"

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .delivery import DeliveryOutcome, RetryPolicy, deliver
+from .delivery import DeliveryOutcome, DeliveryRetry, deliver
 from .model import Alert, Notification, Transition
 from .notifiers import Notifier
 from .rules import AlertInputs, Rule, RuleResult
@@ -48,7 +48,7 @@ class AlertEngine:
 
     ``cooldown`` is the minimum time between two notifications of the same
     firing alert: within it a still-firing alert is deduplicated, after it a
-    reminder goes out (``None``: never remind). Severity changes and
+    reminder goes out (``None``: never remind). AlertSeverity changes and
     resolutions are always sent.
     """
 
@@ -59,7 +59,7 @@ class AlertEngine:
         store: AlertStore,
         *,
         cooldown: timedelta | None = timedelta(hours=1),
-        retry: RetryPolicy | None = None,
+        retry: DeliveryRetry | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not rules:
@@ -73,7 +73,7 @@ class AlertEngine:
         self._notifiers = list(notifiers)
         self._store = store
         self._cooldown = cooldown
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or DeliveryRetry()
         self._sleep = sleep
         # Used only while the database store fails, so a --watch process keeps
         # deduplicating (across processes nothing can be promised then).

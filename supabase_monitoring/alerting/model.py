@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Any
 
 
-class Severity(str, Enum):
+class AlertSeverity(str, Enum):
     """How loud an alert is. Ordered: ``critical`` outranks ``warning``."""
 
     WARNING = "warning"
@@ -18,7 +18,7 @@ class Severity(str, Enum):
 
     @property
     def rank(self) -> int:
-        return 2 if self is Severity.CRITICAL else 1
+        return 2 if self is AlertSeverity.CRITICAL else 1
 
 
 class Transition(str, Enum):
@@ -40,7 +40,7 @@ class Alert:
 
     rule: str
     key: str
-    severity: Severity
+    severity: AlertSeverity
     summary: str
     details: Mapping[str, Any] = field(default_factory=dict)
 

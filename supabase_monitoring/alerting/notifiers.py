@@ -18,13 +18,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .model import Notification, Severity, Transition
+from .model import AlertSeverity, Notification, Transition
 
 logger = logging.getLogger("supabase_monitoring.alerting")
 
 _SLACK_COLORS = {
-    Severity.WARNING: "#f2c744",
-    Severity.CRITICAL: "#d93f3f",
+    AlertSeverity.WARNING: "#f2c744",
+    AlertSeverity.CRITICAL: "#d93f3f",
 }
 _RESOLVED_COLOR = "#2eb67d"
 
@@ -67,7 +67,7 @@ class LogNotifier:
     def send(self, notification: Notification) -> None:
         if notification.transition is Transition.RESOLVED:
             level = logging.INFO
-        elif notification.alert.severity is Severity.CRITICAL:
+        elif notification.alert.severity is AlertSeverity.CRITICAL:
             level = logging.ERROR
         else:
             level = logging.WARNING
@@ -169,7 +169,7 @@ class SlackWebhookNotifier(_WebhookNotifier):
         resolved = notification.transition is Transition.RESOLVED
         fields = [
             {"title": "Alert", "value": alert.key, "short": True},
-            {"title": "Severity", "value": alert.severity.value, "short": True},
+            {"title": "AlertSeverity", "value": alert.severity.value, "short": True},
         ]
         fields.extend(
             {"title": str(name), "value": _format_value(value), "short": True}

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..models import HealthStatus, SystemHealth
-from ..report.model import ApiHour, OpenIssue
-from .model import Alert, Severity
+from ..models import ApiMetricsRow, HealthStatus, SystemHealth, WorkerIssue
+from .model import Alert, AlertSeverity
 
 
 @dataclass(frozen=True)
@@ -28,8 +27,8 @@ class AlertInputs:
 
     health: SystemHealth
     evaluated_at: datetime
-    api_hours: Sequence[ApiHour] | None = None
-    critical_issues: Sequence[OpenIssue] | None = None
+    api_hours: Sequence[ApiMetricsRow] | None = None
+    critical_issues: Sequence[WorkerIssue] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,11 +45,11 @@ class Rule(Protocol):
     def evaluate(self, inputs: AlertInputs) -> RuleResult: ...
 
 
-def _status_severity(status: HealthStatus) -> Severity | None:
+def _status_severity(status: HealthStatus) -> AlertSeverity | None:
     if status is HealthStatus.CRITICAL:
-        return Severity.CRITICAL
+        return AlertSeverity.CRITICAL
     if status is HealthStatus.WARNING:
-        return Severity.WARNING
+        return AlertSeverity.WARNING
     return None
 
 
@@ -62,7 +61,7 @@ def _known(health: SystemHealth) -> bool:
 class HealthUnknownRule:
     """The health check itself failed (API down, bad key, broken function)."""
 
-    severity: Severity = Severity.CRITICAL
+    severity: AlertSeverity = AlertSeverity.CRITICAL
     name: str = "health_unknown"
 
     def evaluate(self, inputs: AlertInputs) -> RuleResult:
@@ -82,7 +81,7 @@ class HealthUnknownRule:
 class OverallStatusRule:
     """``overall_status`` is at least ``min_status`` (warning by default)."""
 
-    min_status: Severity = Severity.WARNING
+    min_status: AlertSeverity = AlertSeverity.WARNING
     name: str = "overall_status"
 
     def evaluate(self, inputs: AlertInputs) -> RuleResult:
@@ -131,7 +130,7 @@ class ComponentCriticalRule:
                 Alert(
                     rule=self.name,
                     key=f"{self.name}:{component}",
-                    severity=Severity.CRITICAL,
+                    severity=AlertSeverity.CRITICAL,
                     summary=f"{component.replace('_', ' ')} is CRITICAL",
                     details={"component": component, **figures},
                 )
@@ -139,12 +138,14 @@ class ComponentCriticalRule:
         return RuleResult(self.name, True, tuple(alerts))
 
 
-def _recent_by_api(rows: Sequence[ApiHour], since: datetime) -> dict[str, list[ApiHour]]:
-    grouped: dict[str, list[ApiHour]] = defaultdict(list)
+def _recent_by_api(
+    rows: Sequence[ApiMetricsRow], since: datetime
+) -> dict[str, list[ApiMetricsRow]]:
+    grouped: dict[str, list[ApiMetricsRow]] = defaultdict(list)
     for row in rows:
         # An hourly bucket counts when any part of it lies in the window.
         if row.hour + timedelta(hours=1) > since:
-            grouped[row.api_name].append(row)
+            grouped[row.api_name or "(none)"].append(row)
     return grouped
 
 
@@ -177,7 +178,7 @@ class ApiErrorRateRule:
         grouped = _recent_by_api(inputs.api_hours, inputs.evaluated_at - self.window)
         for api, rows in sorted(grouped.items()):
             calls = sum(r.total_calls for r in rows)
-            errors = sum(r.error_count for r in rows)
+            errors = sum(r.error_count or 0 for r in rows)
             if calls < self.min_calls:
                 continue
             rate = errors / calls
@@ -189,7 +190,7 @@ class ApiErrorRateRule:
                 Alert(
                     rule=self.name,
                     key=f"{self.name}:{api}",
-                    severity=Severity.CRITICAL if critical else Severity.WARNING,
+                    severity=AlertSeverity.CRITICAL if critical else AlertSeverity.WARNING,
                     summary=f"API {api}: error rate {rate:.1%} over {threshold:.1%}",
                     details={
                         "api": api,
@@ -247,7 +248,7 @@ class ApiLatencyRule:
                 Alert(
                     rule=self.name,
                     key=f"{self.name}:{api}",
-                    severity=Severity.CRITICAL if critical else Severity.WARNING,
+                    severity=AlertSeverity.CRITICAL if critical else AlertSeverity.WARNING,
                     summary=f"API {api}: p95 latency {p95:,.0f} ms over {threshold:,.0f} ms",
                     details={"api": api, "p95_ms": round(p95, 3), "threshold_ms": threshold},
                 )
@@ -273,7 +274,7 @@ class CriticalIssuesRule:
         alert = Alert(
             rule=self.name,
             key=self.name,
-            severity=Severity.CRITICAL,
+            severity=AlertSeverity.CRITICAL,
             summary=f"{len(issues)} open critical worker issue(s): {', '.join(workers)}",
             details={
                 "open_critical_issues": len(issues),

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from .model import Alert, Severity, Transition
+from .model import Alert, AlertSeverity, Transition
 
 ALERT_FIRED = "alert_fired"
 ALERT_RESOLVED = "alert_resolved"
@@ -65,7 +65,7 @@ class StateEvent:
     key: str
     rule: str
     transition: Transition
-    severity: Severity
+    severity: AlertSeverity
     summary: str
     prev_id: str | None
     episode_id: str
@@ -114,7 +114,7 @@ class StateEvent:
             key=str(d["alert_key"]),
             rule=str(d["rule"]),
             transition=Transition(d["transition"]),
-            severity=Severity(d["severity"]),
+            severity=AlertSeverity(d["severity"]),
             summary=str(d.get("summary") or ""),
             prev_id=d.get("prev_id"),
             episode_id=str(d["episode_id"]),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._retry import RetryPolicy, call_with_retry
-from .._tables import MONITORING_EVENTS, TableRef
+from .._tables import MONITORING_EVENTS
 from ..errors import ConfigurationError, InvalidResponseError
 from .state import (
     ALERT_DELIVERY_FAILED,
@@ -21,27 +21,9 @@ from .state import (
 
 if TYPE_CHECKING:
     from .._client import MonitoringClient
+    from .._transport import SyncTransport
 
 logger = logging.getLogger("supabase_monitoring.alerting")
-
-Filter = tuple[str, str, str]
-Order = tuple[str, bool]
-
-
-class RowTransport(Protocol):
-    """The part of the SDK's ``SyncTransport`` this store uses."""
-
-    def insert_rows(self, table: TableRef, rows: list[dict[str, Any]]) -> None: ...
-
-    def select(
-        self,
-        table: TableRef,
-        *,
-        columns: str = "*",
-        filters: Sequence[Filter] = (),
-        order: Sequence[Order] = (),
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]: ...
 
 
 class PostgrestAlertStore:
@@ -54,7 +36,7 @@ class PostgrestAlertStore:
 
     def __init__(
         self,
-        transport: RowTransport,
+        transport: SyncTransport,
         *,
         horizon: timedelta = timedelta(days=35),
         max_events: int = 20_000,

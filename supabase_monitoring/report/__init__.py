@@ -1,15 +1,16 @@
-"""Reports over the monitoring views: text tables, JSON, CSV and a self-contained HTML page."""
+"""Reports over the monitoring views: text tables, JSON, CSV and a self-contained HTML page.
 
-from .model import ApiHour, LatencyHour, OpenIssue, QueueHour, ReportData
+Rows are the SDK's read models (``supabase_monitoring.models``); ``ReportData``
+groups one window of them.
+"""
+
+from .model import LatencyHour, ReportData
 from .page import render_html
 from .serialize import report_to_csv, report_to_dict
 from .text import render_text
 
 __all__ = [
-    "ApiHour",
     "LatencyHour",
-    "OpenIssue",
-    "QueueHour",
     "ReportData",
     "render_html",
     "render_text",

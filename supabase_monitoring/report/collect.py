@@ -4,58 +4,20 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidInputError, MonitoringError
-from ..models import (
-    AggregatedMetric,
-    ApiMetricsRow,
-    HealthStatus,
-    QueueMetricsRow,
-    Severity,
-    SystemHealth,
-    WorkerIssue,
-)
-from .model import ApiHour, LatencyHour, OpenIssue, QueueHour, ReportData
+from ..models import HealthStatus
+from .model import LatencyHour, ReportData
+
+if TYPE_CHECKING:
+    from .._client import MonitoringClient
 
 logger = logging.getLogger("supabase_monitoring.report")
 
 #: The hourly views keep 7 days of data.
 MAX_HOURS = 7 * 24
 ROW_LIMIT = 10_000
-
-
-class ReadClient(Protocol):
-    """The read methods of ``MonitoringClient`` a report needs."""
-
-    def get_system_health(self, *, raise_on_error: bool | None = None) -> SystemHealth: ...
-
-    def get_queue_metrics(
-        self, queue_name: str | None = None, *, since: datetime | None = None, limit: int = 1000
-    ) -> list[QueueMetricsRow]: ...
-
-    def get_api_metrics(
-        self, api_name: str | None = None, *, since: datetime | None = None, limit: int = 1000
-    ) -> list[ApiMetricsRow]: ...
-
-    def get_aggregated_metrics(
-        self,
-        metric_name: str | None = None,
-        *,
-        period: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[AggregatedMetric]: ...
-
-    def list_open_worker_issues(
-        self,
-        *,
-        worker_name: str | None = None,
-        severity: Severity | str | None = None,
-        issue_type: str | None = None,
-        limit: int = 100,
-    ) -> list[WorkerIssue]: ...
 
 
 def report_window(hours: int, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -70,7 +32,9 @@ def report_window(hours: int, now: datetime | None = None) -> tuple[datetime, da
     return current - timedelta(hours=hours - 1), now
 
 
-def collect_report(client: ReadClient, hours: int = 24, now: datetime | None = None) -> ReportData:
+def collect_report(
+    client: MonitoringClient, hours: int = 24, now: datetime | None = None
+) -> ReportData:
     """Read everything a report shows. View failures raise: an empty report would lie.
 
     Health and rollups are best effort: their failure becomes a warning in the report.
@@ -80,16 +44,10 @@ def collect_report(client: ReadClient, hours: int = 24, now: datetime | None = N
     health = client.get_system_health(raise_on_error=False)
     if health.overall_status is HealthStatus.UNKNOWN:
         warnings.append(f"health check failed: {health.error}")
-    queues = [
-        QueueHour.from_row(r.model_dump())
-        for r in client.get_queue_metrics(since=since, limit=ROW_LIMIT)
-    ]
-    apis = [
-        ApiHour.from_row(r.model_dump())
-        for r in client.get_api_metrics(since=since, limit=ROW_LIMIT)
-    ]
-    for name, rows in (("queue", queues), ("API", apis)):
-        if len(rows) >= ROW_LIMIT:
+    queues = client.get_queue_metrics(since=since, limit=ROW_LIMIT)
+    apis = client.get_api_metrics(since=since, limit=ROW_LIMIT)
+    for name, count in (("queue", len(queues)), ("API", len(apis))):
+        if count >= ROW_LIMIT:
             warnings.append(f"{name} rows truncated at {ROW_LIMIT}")
     latency: list[LatencyHour] = []
     try:
@@ -101,10 +59,7 @@ def collect_report(client: ReadClient, hours: int = 24, now: datetime | None = N
                 latency.append(LatencyHour(queue, agg.period_start, agg.p95_value))
     except MonitoringError as exc:
         warnings.append(f"hourly rollups unavailable: {exc}")
-    issues = [
-        OpenIssue.from_row(i.model_dump(mode="json"))
-        for i in client.list_open_worker_issues(limit=500)
-    ]
+    issues = client.list_open_worker_issues(limit=500)
     return ReportData(
         generated_at=now,
         since=since,

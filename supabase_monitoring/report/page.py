@@ -139,7 +139,13 @@ def render_html(data: ReportData, title: str = "Pipeline monitoring report") -> 
         for a in data.api_summaries()
     ]
     issues = [
-        [i.severity, i.worker_name, i.issue_type, i.message or "", f"{i.created_at:%Y-%m-%d %H:%M}"]
+        [
+            i.severity.value,
+            i.worker_name,
+            i.issue_type,
+            i.message or "",
+            f"{i.created_at:%Y-%m-%d %H:%M}",
+        ]
         for i in data.issues
     ]
     warnings = "".join(f"<li>{escape(w)}</li>" for w in data.warnings)

@@ -75,7 +75,13 @@ def render_text(data: ReportData) -> str:
         else "(no API metrics in this period)"
     )
     issues = [
-        [i.severity, i.worker_name, i.issue_type, f"{i.created_at:%Y-%m-%d %H:%M}", i.message or ""]
+        [
+            i.severity.value,
+            i.worker_name,
+            i.issue_type,
+            f"{i.created_at:%Y-%m-%d %H:%M}",
+            i.message or "",
+        ]
         for i in data.issues
     ]
     out += ["", f"Open issues ({len(issues)})"]

@@ -18,11 +18,11 @@ from supabase_monitoring.alerting import (
     Alert,
     AlertEngine,
     AlertInputs,
+    AlertSeverity,
+    DeliveryRetry,
     JsonWebhookNotifier,
     PostgrestAlertStore,
-    RetryPolicy,
     RuleResult,
-    Severity,
     Transition,
     WebhookReceiver,
 )
@@ -54,7 +54,7 @@ class Switch:
     """A rule whose condition the test flips; its unique name isolates the test's alerts."""
 
     name: str
-    severity: Severity | None = Severity.CRITICAL
+    severity: AlertSeverity | None = AlertSeverity.CRITICAL
 
     def evaluate(self, inputs: AlertInputs) -> RuleResult:
         if self.severity is None:
@@ -79,7 +79,7 @@ def events_for(t: SyncTransport, key: str) -> list[dict[str, object]]:
 
 def test_concurrent_claims_have_exactly_one_winner(transports: list[SyncTransport]) -> None:
     key = f"claim-race-{uuid.uuid4()}"
-    alert = Alert("claim-race", key, Severity.WARNING, "race")
+    alert = Alert("claim-race", key, AlertSeverity.WARNING, "race")
     now = datetime.now(UTC)
     # Every contender computes the same successor id, each with its own token.
     contenders = [StateEvent.successor(None, Transition.FIRED, alert, now) for _ in range(8)]
@@ -110,7 +110,7 @@ def test_concurrent_claims_have_exactly_one_winner(transports: list[SyncTranspor
 
 def test_a_retried_claim_still_wins(transports: list[SyncTransport]) -> None:
     store = PostgrestAlertStore(transports[0])
-    alert = Alert("retry", f"retry-{uuid.uuid4()}", Severity.WARNING, "r")
+    alert = Alert("retry", f"retry-{uuid.uuid4()}", AlertSeverity.WARNING, "r")
     event = StateEvent.successor(None, Transition.FIRED, alert, datetime.now(UTC))
     assert store.claim(event)
     assert store.claim(event)  # same token: the first attempt's row is ours
@@ -124,7 +124,7 @@ def _engine(t: SyncTransport, rule: Switch, rx: WebhookReceiver, path: str = "/a
         [JsonWebhookNotifier(rx.url(path), timeout=2)],
         PostgrestAlertStore(t),
         cooldown=timedelta(hours=1),
-        retry=RetryPolicy(attempts=2, base_delay=0),
+        retry=DeliveryRetry(attempts=2, base_delay=0),
     )
 
 

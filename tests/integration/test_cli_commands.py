@@ -138,3 +138,18 @@ def test_alert_once_reports_a_summary() -> None:
     assert set(summary) >= {"active", "sent", "deduplicated", "skipped_rules"}
     assert summary["store_error"] is None
     assert all(s["delivered"] for s in summary["sent"])  # only the log notifier is configured
+
+
+def test_report_csv_neutralises_a_hostile_queue_name(client: MonitoringClient) -> None:
+    # Any worker can write a queue name; opened in a spreadsheet it must stay text.
+    tag = uuid.uuid4().hex[:10]
+    # (No URL in it: other tests check that the HTML report of the same hour names none.)
+    hostile = f"=1+cmd|' /C calc {tag}'!A0"
+    client.record_processing_metric(hostile, 50.0, 1, 0)
+    client.flush()
+    proc = cli("report", "--hours", "1", "--csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    (mine,) = [r for r in rows if tag in r["name"]]
+    assert mine["name"] == "'" + hostile
+    assert not any(r["name"].startswith(("=", "+", "-", "@")) for r in rows)

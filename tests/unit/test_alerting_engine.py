@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from report_rows import api_hour
 
-from supabase_monitoring.alerting.delivery import RetryPolicy
+from supabase_monitoring.alerting.delivery import DeliveryRetry
 from supabase_monitoring.alerting.engine import AlertEngine
-from supabase_monitoring.alerting.model import Notification, Severity, Transition
+from supabase_monitoring.alerting.model import AlertSeverity, Notification, Transition
 from supabase_monitoring.alerting.notifiers import DeliveryError
 from supabase_monitoring.alerting.rules import (
     AlertInputs,
@@ -23,8 +24,7 @@ from supabase_monitoring.alerting.state import (
     chain_tips,
     next_event_id,
 )
-from supabase_monitoring.models import SystemHealth
-from supabase_monitoring.report.model import ApiHour
+from supabase_monitoring.models import ApiMetricsRow, SystemHealth
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -53,7 +53,7 @@ def status(s: str) -> SystemHealth:
     return SystemHealth.model_validate(doc)
 
 
-def at(minutes: float, s: str = "healthy", apis: list[ApiHour] | None = None) -> AlertInputs:
+def at(minutes: float, s: str = "healthy", apis: list[ApiMetricsRow] | None = None) -> AlertInputs:
     return AlertInputs(
         health=status(s) if s != "unknown" else SystemHealth.unknown("down"),
         evaluated_at=T0 + timedelta(minutes=minutes),
@@ -67,7 +67,7 @@ def engine(store: Any, notifier: Collect, cooldown: timedelta | None = timedelta
         [notifier],
         store,
         cooldown=cooldown,
-        retry=RetryPolicy(attempts=3, base_delay=0),
+        retry=DeliveryRetry(attempts=3, base_delay=0),
         sleep=lambda _: None,
     )
 
@@ -141,7 +141,7 @@ def test_two_processes_with_one_store_send_once() -> None:
 def test_rules_that_could_not_evaluate_do_not_resolve() -> None:
     store, out = MemoryAlertStore(), Collect()
     e = engine(store, out)
-    rows = [ApiHour("stripe", T0, 100, 50, 50, 10.0, 10.0)]
+    rows = [api_hour("stripe", T0, 100, 50, 50, 10.0, 10.0)]
     e.run_once(at(1, "critical", rows))
     r = e.run_once(at(2, "unknown", None))  # health and views unreadable
     assert sorted(r.skipped_rules) == ["api_error_rate", "overall_status"]
@@ -218,7 +218,7 @@ def test_a_crashing_rule_is_isolated() -> None:
 def test_chain_tips_pick_the_unreferenced_event() -> None:
     from supabase_monitoring.alerting.model import Alert
 
-    alert = Alert("r", "k", Severity.WARNING, "s")
+    alert = Alert("r", "k", AlertSeverity.WARNING, "s")
     first = StateEvent.successor(None, Transition.FIRED, alert, T0)
     second = StateEvent.successor(first, Transition.RESOLVED, alert, T0)  # same timestamp
     assert chain_tips([second, first])["k"] is second

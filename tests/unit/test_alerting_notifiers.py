@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import random
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from supabase_monitoring.alerting.delivery import RetryPolicy, deliver
-from supabase_monitoring.alerting.model import Alert, Notification, Severity, Transition
+from supabase_monitoring.alerting.delivery import DeliveryRetry, deliver
+from supabase_monitoring.alerting.model import Alert, AlertSeverity, Notification, Transition
 from supabase_monitoring.alerting.notifiers import (
     DeliveryError,
     JsonWebhookNotifier,
@@ -29,7 +30,7 @@ def _notification(transition: Transition = Transition.FIRED) -> Notification:
     alert = Alert(
         rule="api_error_rate",
         key="api_error_rate:stripe",
-        severity=Severity.CRITICAL,
+        severity=AlertSeverity.CRITICAL,
         summary="stripe error rate 25.0% over 5.0%",
         details={"api": "stripe", "error_rate": 0.25, "calls": 40},
     )
@@ -95,13 +96,16 @@ def test_server_error_is_retryable_and_client_error_permanent(receiver: WebhookR
     assert second.value.permanent
 
 
-def test_delivery_retries_until_the_server_recovers(receiver: WebhookReceiver) -> None:
+def test_delivery_retries_until_the_server_recovers(
+    receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the longest full-jitter wait
     receiver.respond_with([500, 502])
     sleeps: list[float] = []
     (outcome,) = deliver(
         _notification(),
         [JsonWebhookNotifier(receiver.url("/r"))],
-        RetryPolicy(attempts=3, base_delay=0.5),
+        DeliveryRetry(attempts=3, base_delay=0.5),
         sleep=sleeps.append,
     )
     assert outcome.delivered
@@ -114,7 +118,7 @@ def test_delivery_gives_up_after_the_attempts_and_reports_why(receiver: WebhookR
     receiver.respond_with([500, 500, 500])
     slack = SlackWebhookNotifier(receiver.url("/services/T000/B000/secret-token"))
     log = LogNotifier()
-    failed, logged = deliver(_notification(), [slack, log], RetryPolicy(attempts=3), _no_sleep)
+    failed, logged = deliver(_notification(), [slack, log], DeliveryRetry(attempts=3), _no_sleep)
     assert not failed.delivered
     assert failed.attempts == 3
     assert failed.error is not None
@@ -140,7 +144,7 @@ def test_connection_refused_is_a_retryable_delivery_error() -> None:
     port = sock.getsockname()[1]
     sock.close()  # nothing listens on this port now
     notifier = JsonWebhookNotifier(f"http://127.0.0.1:{port}/hook?token=abc", timeout=2)
-    (outcome,) = deliver(_notification(), [notifier], RetryPolicy(attempts=2), _no_sleep)
+    (outcome,) = deliver(_notification(), [notifier], DeliveryRetry(attempts=2), _no_sleep)
     assert not outcome.delivered
     assert outcome.attempts == 2
     assert outcome.error is not None
@@ -155,7 +159,7 @@ def test_a_crashing_notifier_is_reported_not_raised() -> None:
         def send(self, notification: Notification) -> None:
             raise RuntimeError("bug")
 
-    (outcome,) = deliver(_notification(), [Broken()], RetryPolicy(attempts=2), _no_sleep)
+    (outcome,) = deliver(_notification(), [Broken()], DeliveryRetry(attempts=2), _no_sleep)
     assert not outcome.delivered
     assert outcome.error == "RuntimeError in notifier"
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from report_rows import api_hour, open_issue
 
-from supabase_monitoring.alerting.model import Severity
+from supabase_monitoring.alerting.model import AlertSeverity
 from supabase_monitoring.alerting.rules import (
     AlertInputs,
     ApiErrorRateRule,
@@ -17,8 +18,7 @@ from supabase_monitoring.alerting.rules import (
     HealthUnknownRule,
     OverallStatusRule,
 )
-from supabase_monitoring.models import SystemHealth
-from supabase_monitoring.report.model import ApiHour, OpenIssue
+from supabase_monitoring.models import ApiMetricsRow, SystemHealth
 
 NOW = datetime(2026, 11, 27, 12, 20, tzinfo=UTC)
 HOUR = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -35,25 +35,29 @@ def health(overall: str, queue: str = "healthy", proc: str = "healthy", worker: 
     return SystemHealth.model_validate(doc)
 
 
-def inputs(h: SystemHealth, apis: list[ApiHour] | None = None, issues=None) -> AlertInputs:
+def inputs(h: SystemHealth, apis: list[ApiMetricsRow] | None = None, issues=None) -> AlertInputs:
     return AlertInputs(health=h, evaluated_at=NOW, api_hours=apis, critical_issues=issues)
 
 
-def api(name: str, hour: datetime, calls: int, errors: int, p95: float | None = 100.0) -> ApiHour:
-    return ApiHour(name, hour, calls, calls - errors, errors, 50.0, p95)
+def api(
+    name: str, hour: datetime, calls: int, errors: int, p95: float | None = 100.0
+) -> ApiMetricsRow:
+    return api_hour(name, hour, calls, calls - errors, errors, 50.0, p95)
 
 
 @pytest.mark.parametrize(
     ("status", "min_status", "expected"),
     [
-        ("healthy", Severity.WARNING, None),
-        ("warning", Severity.WARNING, Severity.WARNING),
-        ("critical", Severity.WARNING, Severity.CRITICAL),
-        ("warning", Severity.CRITICAL, None),
-        ("critical", Severity.CRITICAL, Severity.CRITICAL),
+        ("healthy", AlertSeverity.WARNING, None),
+        ("warning", AlertSeverity.WARNING, AlertSeverity.WARNING),
+        ("critical", AlertSeverity.WARNING, AlertSeverity.CRITICAL),
+        ("warning", AlertSeverity.CRITICAL, None),
+        ("critical", AlertSeverity.CRITICAL, AlertSeverity.CRITICAL),
     ],
 )
-def test_overall_status(status: str, min_status: Severity, expected: Severity | None) -> None:
+def test_overall_status(
+    status: str, min_status: AlertSeverity, expected: AlertSeverity | None
+) -> None:
     result = OverallStatusRule(min_status=min_status).evaluate(inputs(health(status)))
     assert result.evaluated
     assert [a.severity for a in result.alerts] == ([expected] if expected else [])
@@ -67,7 +71,7 @@ def test_unknown_health_fires_only_the_unknown_rule_and_others_abstain() -> None
     fired = HealthUnknownRule().evaluate(unknown)
     assert [a.key for a in fired.alerts] == ["health_unknown"]
     assert fired.alerts[0].details["error"] == "connection refused"
-    assert fired.alerts[0].severity is Severity.CRITICAL
+    assert fired.alerts[0].severity is AlertSeverity.CRITICAL
     for rule in (OverallStatusRule(), ComponentCriticalRule()):
         assert not rule.evaluate(unknown).evaluated
     assert HealthUnknownRule().evaluate(inputs(health("healthy"))).alerts == ()
@@ -95,8 +99,8 @@ def test_api_error_rate_thresholds_and_min_calls() -> None:
     )
     got = {a.key: (a.severity, a.details["error_rate"]) for a in result.alerts}
     assert got == {
-        "api_error_rate:geo": (Severity.WARNING, 0.1),
-        "api_error_rate:stripe": (Severity.CRITICAL, 0.3),
+        "api_error_rate:geo": (AlertSeverity.WARNING, 0.1),
+        "api_error_rate:stripe": (AlertSeverity.CRITICAL, 0.3),
     }
 
 
@@ -125,13 +129,13 @@ def test_api_latency_uses_the_worst_qualifying_hour() -> None:
     rule = ApiLatencyRule(warning_above_ms=2000, critical_above_ms=5000)
     (alert,) = rule.evaluate(inputs(health("healthy"), rows)).alerts
     assert alert.key == "api_p95_latency:stripe"
-    assert alert.severity is Severity.WARNING
+    assert alert.severity is AlertSeverity.WARNING
     assert alert.details["p95_ms"] == 2500.0
 
 
 def test_critical_issues_one_alert_for_all() -> None:
     issues = [
-        OpenIssue(str(i), f"worker-{i % 2}", "stuck", "critical", "m", NOW - timedelta(minutes=i))
+        open_issue(str(i), f"worker-{i % 2}", "stuck", "critical", "m", NOW - timedelta(minutes=i))
         for i in range(7)
     ]
     (alert,) = CriticalIssuesRule().evaluate(inputs(health("critical"), issues=issues)).alerts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -172,10 +173,11 @@ def test_close_honours_its_deadline_and_counts_undelivered_rows_as_dropped() -> 
     assert sink.submit("a", {"id": 99}) is False  # closed sinks refuse new rows
 
 
-def test_close_interrupts_a_long_backoff_and_delivers() -> None:
+def test_close_interrupts_a_long_backoff_and_delivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the longest full-jitter wait
     writer = RecordingWriter()
     writer.fail_transient = 1
-    # The first retry would sleep 15-30 s; close() must not wait for it.
+    # The first retry would sleep 30 s; close() must not wait for it.
     sink = make_sink(writer, retry_initial=30.0, retry_max=30.0)
     sink.submit("a", {"id": 1})
     deadline = time.monotonic() + 5
@@ -294,3 +296,48 @@ async def test_async_permanent_failure_rejects_only_bad_rows() -> None:
     await sink.close(timeout=10)
     assert sorted(writer.ids()) == [i for i in range(32) if i not in (3, 30)]
     assert sink.stats.rejected == 2
+
+
+def test_the_buffer_bound_holds_with_many_threads_submitting_at_once() -> None:
+    # The flushers are held at the gate, so nothing leaves the buffer: exactly
+    # max_buffer rows may be accepted, however the submits interleave.
+    writer = RecordingWriter()
+    writer.gate.clear()
+    config = BatchingConfig(max_batch_size=10, max_buffer=100, flush_interval=0.01)
+    sink = BatchingSink(writer, is_transient=is_transient, config=config)
+    threads, per_thread = 16, 200
+    start = threading.Barrier(threads)
+    accepted = [0] * threads
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
+
+    def submit_many(index: int) -> None:
+        start.wait()
+        for n in range(per_thread):
+            if sink.submit("t", {"id": f"{index}-{n}"}):
+                accepted[index] += 1
+
+    try:
+        workers = [threading.Thread(target=submit_many, args=(i,)) for i in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(previous)
+    stats = sink.stats
+    assert sum(accepted) == config.max_buffer
+    assert stats.pending == config.max_buffer
+    assert stats.dropped == threads * per_thread - config.max_buffer
+    writer.gate.set()
+    assert sink.flush(timeout=10)
+    assert len(set(writer.ids())) == config.max_buffer
+    sink.close()
+
+
+async def test_the_asyncio_sink_refuses_a_block_timeout_it_could_not_honour() -> None:
+    async def write(table: str, rows: list[dict[str, object]]) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="thread sink only"):
+        AsyncBatchingSink(write, is_transient=is_transient, config=BatchingConfig(block_timeout=1))

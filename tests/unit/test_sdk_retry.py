@@ -287,3 +287,26 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="negative"):
         RetryPolicy(max_elapsed=-1)
+
+
+def test_every_retrier_waits_with_the_same_full_jitter() -> None:
+    # Requests, the batching writer and alert delivery share one Backoff: each
+    # wait is uniform over [0, cap], not just its upper half.
+    from supabase_monitoring._batching import BatchingConfig, _BufferCore
+    from supabase_monitoring._retry import Backoff
+    from supabase_monitoring.alerting.delivery import DeliveryRetry
+
+    core: _BufferCore[str] = _BufferCore(
+        BatchingConfig(retry_initial=0.5, retry_max=3.0), lambda exc: True, "t"
+    )
+    samplers = {
+        "requests": (RetryPolicy(initial_backoff=0.5, max_backoff=3.0).backoff.delay, 2.0),
+        "batching": (core.backoff.delay, 2.0),
+        "delivery": (lambda n: DeliveryRetry(base_delay=0.5, max_delay=3.0).delay(n + 1), 2.0),
+    }
+    for name, (delay, cap) in samplers.items():
+        waits = [delay(2) for _ in range(2000)]
+        assert max(waits) <= cap, name
+        assert min(waits) < cap / 4, name  # full jitter reaches near zero
+        assert sum(waits) / len(waits) == pytest.approx(cap / 2, rel=0.1), name
+    assert Backoff(0.5, 3.0).cap(10) == 3.0

@@ -16,7 +16,7 @@ from supabase_monitoring import (
     MonitoringClient,
     MonitoringError,
 )
-from supabase_monitoring._transport import redact
+from supabase_monitoring._redact import redact
 
 __all__ = ["api"]
 

@@ -21,6 +21,14 @@ __all__ = ["api"]
 Call = Callable[[MonitoringClient], object]
 NOW = datetime.now(UTC)
 
+
+def _deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"k": value}
+    return value
+
+
 BAD_INPUT: dict[str, tuple[Call, str]] = {
     "empty metric name": (lambda m: m.record_metric("", 1), "metric_name must not be empty"),
     "blank metric name": (lambda m: m.record_metric("   ", 1), "metric_name must not be empty"),
@@ -38,15 +46,25 @@ BAD_INPUT: dict[str, tuple[Call, str]] = {
     ),
     "datetime tag": (lambda m: m.record_metric("m", 1, {"at": NOW}), "not JSON-serialisable"),
     "inf tag": (lambda m: m.record_metric("m", 1, {"k": float("inf")}), "finite"),
-    "nested NaN tag": (
-        lambda m: m.record_metric("m", 1, {"k": {"x": [float("nan")]}}),
+    "nested NaN in details": (
+        lambda m: m.record_event("e", {"k": {"x": [float("nan")]}}),
         "NaN or infinity",
+    ),
+    "object tag": (
+        lambda m: m.record_metric("m", 1, {"k": {"x": 1}}),
+        "tags['k'] is an object: tags are flat",
+    ),
+    "array tag": (lambda m: m.record_metric("m", 1, {"k": [1, 2]}), "tags['k'] is an array"),
+    "tuple tag": (lambda m: m.record_api_call("a", 1, True, tags={"k": ("x",)}), "is an array"),
+    "tag nested 200 levels deep": (
+        lambda m: m.record_processing_metric("q", 1, 1, 0, tags={"deep": _deep(200)}),
+        "tags['deep'] is an object",
     ),
     "non-text tag key": (lambda m: m.record_metric("m", 1, {1: "a"}), "keys must be strings"),  # type: ignore[dict-item]
     "empty tag key": (lambda m: m.record_metric("m", 1, {"": "a"}), "keys must not be empty"),
     "oversized tags": (lambda m: m.record_metric("m", 1, {"k": "x" * 9000}), "larger than"),
-    "oversized nested tags": (
-        lambda m: m.record_metric("m", 1, {"k": ["x" * 100] * 100}),
+    "oversized nested details": (
+        lambda m: m.record_event("e", {"k": ["x" * 1000] * 100}),
         "larger than",
     ),
     "too many tags": (
@@ -166,9 +184,22 @@ def test_default_mode_logs_and_drops(
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="supabase_monitoring"), sync_client() as monitor:
         result = call(monitor)
+        stats = monitor.stats
     assert result in (False, None)
     assert all_routes.calls.call_count == 0
     assert any(message in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+    assert (stats.invalid, stats.enqueued) == (1, 0)  # dropped and counted, never submitted
+
+
+def test_a_nested_tag_is_dropped_and_counted_while_flat_ones_are_kept() -> None:
+    recorder = InMemoryRecorder()
+    monitor = MonitoringClient(sink=recorder, disabled=False)
+    assert monitor.record_metric("m", 1, {"queue": "a", "n": 2, "ok": True, "none": None})
+    assert monitor.record_metric("m", 2, {"queue": "a", "nested": {"x": 1}}) is False
+    assert monitor.record_metric("m", 3, {"queue": "a", "list": ["x"]}) is False
+    assert [m.metric_value for m in recorder.metrics()] == [1.0]
+    assert monitor.stats.invalid == 2
+    assert monitor.stats.enqueued == 1
 
 
 def test_a_bad_metric_does_not_affect_the_others() -> None:
@@ -218,8 +249,11 @@ def test_accepted_edge_values() -> None:
 def test_recorded_rows_do_not_follow_later_mutation() -> None:
     recorder = InMemoryRecorder()
     monitor = MonitoringClient(sink=recorder, strict=True, disabled=False)
-    tags: dict[str, Any] = {"queue": "a", "nested": {"k": [1]}}
+    tags: dict[str, Any] = {"queue": "a", "n": 1}
+    details: dict[str, Any] = {"nested": {"k": [1]}}
     monitor.record_metric("m", 1, tags)
+    monitor.record_event("e", details)
     tags["queue"] = "b"
-    tags["nested"]["k"].append(2)
-    assert recorder.rows()[0]["tags"] == {"queue": "a", "nested": {"k": [1]}}
+    details["nested"]["k"].append(2)
+    assert recorder.rows()[0]["tags"] == {"queue": "a", "n": 1}
+    assert recorder.events("e")[0].details == {"nested": {"k": [1]}}

@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from report_rows import api_hour, open_issue, queue_hour
 
 from supabase_monitoring.report import (
-    ApiHour,
     LatencyHour,
-    OpenIssue,
-    QueueHour,
     ReportData,
     render_html,
 )
@@ -142,13 +140,13 @@ def known_data() -> ReportData:
     for h in range(6):
         hour = T0 + timedelta(hours=h)
         queues.append(
-            QueueHour("ingest", hour, 10 + h, 95 * (h + 1), 5 * h, 120.5 + h, 100 * (h + 1))
+            queue_hour("ingest", hour, 10 + h, 95 * (h + 1), 5 * h, 120.5 + h, 100 * (h + 1))
         )
         if h != 3:  # a gap: the stuck queue processed nothing that hour
-            queues.append(QueueHour("enrich <b>", hour, 4, 40 - h, h, 300.25, 40))
-        apis.append(ApiHour("stripe", hour, 50, 50 - h * 2, h * 2, 210.0, 400.0 + 10 * h))
+            queues.append(queue_hour("enrich <b>", hour, 4, 40 - h, h, 300.25, 40))
+        apis.append(api_hour("stripe", hour, 50, 50 - h * 2, h * 2, 210.0, 400.0 + 10 * h))
         apis.append(
-            ApiHour(
+            api_hour(
                 "geo",
                 hour,
                 20,
@@ -159,7 +157,7 @@ def known_data() -> ReportData:
             )
         )
     latency = [LatencyHour("ingest", T0 + timedelta(hours=h), 180.0 + h) for h in range(5)]
-    issues = [OpenIssue("1", "enricher", "stuck_queue", "critical", "enrich stuck", T0)]
+    issues = [open_issue("1", "enricher", "stuck_queue", "critical", "enrich stuck", T0)]
     return ReportData(
         generated_at=T0 + timedelta(hours=6),
         since=T0,

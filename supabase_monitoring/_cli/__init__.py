@@ -1,1 +1,0 @@
-"""Private helpers of :mod:`supabase_monitoring.cli`."""

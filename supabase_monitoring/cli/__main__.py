@@ -1,0 +1,5 @@
+"""``python -m supabase_monitoring.cli``."""
+
+from .app import main
+
+raise SystemExit(main())
