@@ -315,16 +315,19 @@ class _TransportBase(Generic[C, H]):
             "content": ingest_metrics_body(rows),
         }
 
-    def _ingest_missing(self, exc: MonitoringError) -> bool:
-        # True (once) when the failure says the function is not deployed.
-        if exc.code != _MISSING_FUNCTION or not self._ingest_rpc:
-            return False
+    def _ingest_failed(self, exc: Exception) -> None:
+        # After a failed ingest_metrics call: raise the SDK's error for it, or
+        # return (once) when the function is not deployed, for a bulk insert.
+        mapped = map_error(exc, self._secrets)
+        if mapped is None:
+            raise exc
+        if mapped.code != _MISSING_FUNCTION or not self._ingest_rpc:
+            raise mapped from None
         self._ingest_rpc = False
         logger.warning(
             "monitoring.ingest_metrics is missing (apply the latest migrations); "
             "writing metrics with bulk inserts instead"
         )
-        return True
 
     def _rpc_request(self, fn: str, params: dict[str, Any] | None, schema: str) -> Any:
         self._start()
@@ -371,11 +374,7 @@ class SyncTransport(_TransportBase["Client", httpx.Client]):
                 _ingest_result(session.post(**request), len(rows))
                 return
             except Exception as exc:
-                mapped = map_error(exc, self._secrets)
-                if mapped is None:
-                    raise
-                if not self._ingest_missing(mapped):
-                    raise mapped from None
+                self._ingest_failed(exc)
         finalize(rows)
         self.insert_rows(PIPELINE_METRICS, rows)
 
@@ -464,11 +463,7 @@ class AsyncTransport(_TransportBase["AsyncClient", httpx.AsyncClient]):
                 _ingest_result(await session.post(**request), len(rows))
                 return
             except Exception as exc:
-                mapped = map_error(exc, self._secrets)
-                if mapped is None:
-                    raise
-                if not self._ingest_missing(mapped):
-                    raise mapped from None
+                self._ingest_failed(exc)
         finalize(rows)
         await self.insert_rows(PIPELINE_METRICS, rows)
 
