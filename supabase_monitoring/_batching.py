@@ -42,6 +42,7 @@ from ._heartbeat import HEARTBEAT_RPC, Heartbeat, HeartbeatConfig
 from ._ids import finalize
 from ._retry import Backoff
 from ._sink import SinkStats
+from ._tables import PIPELINE_METRICS
 from .errors import MonitoringError, TransientError, is_transient
 
 if TYPE_CHECKING:
@@ -384,6 +385,9 @@ class BatchingSink(_SinkBase[T]):
             transport = context.transport
 
             def write_batch(table: TableRef, rows: Batch) -> None:
+                if table == PIPELINE_METRICS:  # the columnar RPC, ids given by its encoder
+                    transport.write_metrics(rows)
+                    return
                 finalize(rows)  # once per batch, in the flusher, not on the worker's thread
                 transport.insert_rows(table, rows)
 
@@ -619,6 +623,9 @@ class AsyncBatchingSink(_SinkBase[T]):
             transport = context.transport
 
             async def write_batch(table: TableRef, rows: Batch) -> None:
+                if table == PIPELINE_METRICS:
+                    await transport.write_metrics(rows)
+                    return
                 finalize(rows)
                 await transport.insert_rows(table, rows)
 

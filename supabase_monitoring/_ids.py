@@ -23,15 +23,8 @@ _counter = 0
 _COUNTER_MAX = 0xFFF  # 12-bit rand_a field used as a per-millisecond counter
 
 
-def uuid7() -> str:
-    """A new UUIDv7 as a canonical string, monotonic within this process.
-
-    Uses RFC 9562 method 1: the 12-bit ``rand_a`` field is a counter seeded
-    randomly each millisecond, so ids made in the same millisecond still
-    sort in creation order; 62 bits stay random. ``random`` (not ``secrets``)
-    is enough: ids must be unique, not unguessable, and the module is
-    reseeded after ``fork``.
-    """
+def _tick() -> tuple[int, int]:
+    # The next (millisecond, 12-bit counter) of this process, under the lock.
     global _last_ms, _counter
     with _lock:
         ms = time.time_ns() // 1_000_000
@@ -44,7 +37,19 @@ def uuid7() -> str:
                 # Counter exhausted: borrow the next millisecond.
                 _last_ms += 1
                 _counter = random.getrandbits(11)
-        ms, counter = _last_ms, _counter
+        return _last_ms, _counter
+
+
+def uuid7() -> str:
+    """A new UUIDv7 as a canonical string, monotonic within this process.
+
+    Uses RFC 9562 method 1: the 12-bit ``rand_a`` field is a counter seeded
+    randomly each millisecond, so ids made in the same millisecond still
+    sort in creation order; 62 bits stay random. ``random`` (not ``secrets``)
+    is enough: ids must be unique, not unguessable, and the module is
+    reseeded after ``fork``.
+    """
+    ms, counter = _tick()
     rand = random.getrandbits(62)
     return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031 - fastest formatting here
         ms >> 16 & 0xFFFF_FFFF,
@@ -55,41 +60,34 @@ def uuid7() -> str:
     )
 
 
-def uuid7_many(n: int) -> list[str]:
-    """``n`` new UUIDv7s in creation order: one lock and one clock read for the lot.
+_LOW = 1 << 48  # the last group of an id: 48 bits
 
-    The background writer ids a whole batch at once; per id this costs a
-    fraction of :func:`uuid7`.
+
+def uuid7_many(n: int) -> list[str]:
+    """``n`` new UUIDv7s in creation order, for one batch of rows.
+
+    The background writer ids a whole batch at once, so this is on its per-row
+    path. The batch takes one tick of the same clock and counter as
+    :func:`uuid7` and, as RFC 9562's "monotonic random" method allows, one
+    random 62-bit value that each id increments: ids after the first cost one
+    integer format each. The increments stay within the last 48 bits (the
+    start is drawn so they cannot carry), so every id still has its 14
+    random high bits and a random 48-bit offset.
     """
-    global _last_ms, _counter
-    with _lock:
-        ms = time.time_ns() // 1_000_000
-        if ms > _last_ms:
-            _last_ms = ms
-            _counter = random.getrandbits(11)
-        else:
-            _counter += 1
-        ms, counter = _last_ms, _counter
-        # Reserve the ids: advance the shared state past the whole batch.
-        last = counter + n - 1
-        _last_ms = ms + last // (_COUNTER_MAX + 1)
-        _counter = last % (_COUNTER_MAX + 1)
-    out = []
-    getrandbits = random.getrandbits
-    for i in range(counter, counter + n):
-        t = ms + i // (_COUNTER_MAX + 1)
-        rand = getrandbits(62)
-        out.append(
-            "%08x-%04x-%04x-%04x-%012x"  # noqa: UP031 - fastest formatting here
-            % (
-                t >> 16 & 0xFFFF_FFFF,
-                t & 0xFFFF,
-                0x7000 | (i % (_COUNTER_MAX + 1)),
-                0x8000 | rand >> 48,
-                rand & 0xFFFF_FFFF_FFFF,
-            )
-        )
-    return out
+    if n <= 0:
+        return []
+    if n > _LOW // 2:
+        raise ValueError(f"at most {_LOW // 2} ids per call, got {n}")
+    ms, counter = _tick()
+    # "tttttttt-tttt-7ccc-vrrr-%012x": the fixed part of every id of the batch.
+    fmt = "%08x-%04x-%04x-%04x-%%012x" % (  # noqa: UP031
+        ms >> 16 & 0xFFFF_FFFF,
+        ms & 0xFFFF,
+        0x7000 | counter,
+        0x8000 | random.getrandbits(14),
+    )
+    start = random.randrange(_LOW - n + 1)
+    return [fmt % low for low in range(start, start + n)]
 
 
 def finalize(rows: list[dict[str, Any]]) -> None:

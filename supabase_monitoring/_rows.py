@@ -11,6 +11,7 @@ the views and the health check read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from time import time as _time
@@ -65,6 +66,23 @@ def _metric_time(value: datetime | None) -> str | float:
     return check_datetime(value, "timestamp")
 
 
+_INF = math.inf
+#: Names that passed check_name (plain str only; the rule is the same for every
+#: name field). Workers use a handful of API, queue and metric names, so the
+#: hot path checks each once; bounded so a stream of distinct names cannot grow it.
+_CHECKED_NAMES: set[str] = set()
+_MAX_CHECKED_NAMES = 4096
+
+
+def _name(value: object, field: str) -> str:
+    name = check_name(value, field)
+    if type(value) is str:
+        if len(_CHECKED_NAMES) >= _MAX_CHECKED_NAMES:
+            _CHECKED_NAMES.clear()
+        _CHECKED_NAMES.add(name)
+    return name
+
+
 def _tags(tags: Mapping[str, Any] | None) -> dict[str, Any]:
     if tags is None:
         return {}
@@ -83,7 +101,9 @@ def metric_row(
 ) -> dict[str, Any]:
     """A monitoring.pipeline_metrics row."""
     return {
-        "metric_name": check_name(name, "metric_name"),
+        "metric_name": name
+        if type(name) is str and name in _CHECKED_NAMES
+        else _name(name, "metric_name"),
         "metric_value": check_number(value, "metric_value"),
         "tags": _tags(tags),
         "timestamp": _metric_time(timestamp),
@@ -116,7 +136,9 @@ def processing_row(
     extra = _tags(tags)
     _reserved(extra, _PROCESSING_TAGS)
     extra.update(
-        queue=check_name(queue_name, "queue_name"),
+        queue=queue_name
+        if type(queue_name) is str and queue_name in _CHECKED_NAMES
+        else _name(queue_name, "queue_name"),
         success_count=successes,
         error_count=errors,
         batch_size=size,
@@ -139,12 +161,21 @@ def api_call_row(
     timestamp: datetime | None,
 ) -> dict[str, Any]:
     """An ``api_call`` metric; ``success`` is stored as the strings "true"/"false"."""
-    if not isinstance(success, bool):
+    if type(success) is not bool:
         raise InvalidInputError(f"success must be a bool, got {type(success).__name__}")
-    extra = _tags(tags)
-    _reserved(extra, _API_CALL_TAGS)
-    extra["api"] = check_name(api_name, "api_name")
-    extra["success"] = "true" if success else "false"
+    # The common call (no extra tags, a known API, a float duration) takes the
+    # shortest path: this runs on the worker's thread for every call.
+    if type(api_name) is str and api_name in _CHECKED_NAMES:
+        api = api_name
+    else:
+        api = _name(api_name, "api_name")
+    if tags is None:
+        extra: dict[str, Any] = {"api": api, "success": "true" if success else "false"}
+    else:
+        extra = _tags(tags)
+        _reserved(extra, _API_CALL_TAGS)
+        extra["api"] = api
+        extra["success"] = "true" if success else "false"
     if endpoint is not None:
         extra["endpoint"] = check_name(endpoint, "endpoint")
     if status_code is not None:
@@ -152,11 +183,13 @@ def api_call_row(
         if not 100 <= code <= 599:
             raise InvalidInputError(f"status_code must be an HTTP status (100-599), got {code}")
         extra["status_code"] = str(code)
+    if type(duration_ms) is not float or not 0.0 <= duration_ms < _INF:
+        duration_ms = check_number(duration_ms, "duration_ms", non_negative=True)
     return {
         "metric_name": API_CALL_METRIC,
-        "metric_value": check_number(duration_ms, "duration_ms", non_negative=True),
+        "metric_value": duration_ms,
         "tags": extra,
-        "timestamp": _metric_time(timestamp),
+        "timestamp": _time() if timestamp is None else check_datetime(timestamp, "timestamp"),
     }
 
 

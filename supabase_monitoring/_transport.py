@@ -6,7 +6,10 @@ method makes exactly one attempt (retrying is the caller's job, see
 with the API key redacted. Tables are reached through
 ``client.schema(schema).table(name)``; PostgREST picks the schema from the
 Accept-/Content-Profile headers that sends. Rows arrive ready to send (ids
-and times are the sink's job, ``_ids.finalize``).
+and times are the sink's job, ``_ids.finalize``), except in ``write_metrics``:
+pipeline_metrics rows go to ``monitoring.ingest_metrics`` as a body encoded
+once by ``_wire`` (which gives them their ids), sent as bytes through the
+supabase client's own HTTP session and headers.
 
 httpx-style: ``_TransportBase`` holds construction, state and the building of
 every request; the two subclasses only run the built request (``execute()``
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -24,6 +28,7 @@ import httpx
 from postgrest import APIError
 from postgrest.types import ReturnMethod
 
+from ._ids import finalize
 from ._redact import client_secrets, redact
 from ._tables import (
     AGGREGATED_METRICS,
@@ -36,6 +41,7 @@ from ._tables import (
     WORKER_ISSUES,
     TableRef,
 )
+from ._wire import INGEST_METRICS_COLUMNS, ingest_metrics_body
 from .errors import (
     ClosedError,
     ConfigurationError,
@@ -185,6 +191,38 @@ def _discard_async(http: httpx.AsyncClient) -> None:
 _closing: set[asyncio.Task[None]] = set()
 
 
+#: The columnar insert of pipeline_metrics rows (migration 20261214000100).
+INGEST_METRICS = "ingest_metrics"
+_MISSING_FUNCTION = "PGRST202"  # PostgREST: no such function in the schema cache
+
+logger = logging.getLogger("supabase_monitoring")
+
+
+def _ingest_result(response: httpx.Response, rows: int) -> None:
+    """Raise what a failed ``ingest_metrics`` call means; return when the rows are in.
+
+    An error answer becomes the APIError postgrest-py would raise (so
+    ``map_error`` words and classifies it the same way). A 2xx that is not the
+    function's row count (a proxy's HTML page) proves nothing was written:
+    transient, and the same ids make the retry harmless.
+    """
+    _last_status.set(response.status_code)
+    try:
+        doc = response.json()
+    except ValueError:
+        doc = None
+    if response.is_success:
+        if type(doc) is int and 0 <= doc <= rows:
+            return
+        raise TransientError(
+            f"ingest_metrics answered {response.status_code} without its row count",
+            status_code=response.status_code,
+        )
+    if not isinstance(doc, dict):
+        doc = {"message": response.reason_phrase, "code": str(response.status_code)}
+    raise APIError(doc)
+
+
 class _TransportBase(Generic[C, H]):
     """Construction, state and request building shared by both transports."""
 
@@ -205,6 +243,9 @@ class _TransportBase(Generic[C, H]):
         self._rebuild: Callable[[], tuple[C, H]] | None = rebuild
         self._secrets = client_secrets(client)
         self._closed = False
+        #: False once the database answered that monitoring.ingest_metrics does
+        #: not exist (migrations not applied yet): metrics then use bulk inserts.
+        self._ingest_rpc = True
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} closed={self._closed}>"
@@ -262,6 +303,32 @@ class _TransportBase(Generic[C, H]):
             query = query.filter(column, op, value)
         return query.retry(False)
 
+    def _ingest_request(self, rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+        # The HTTP session and keyword arguments of one ingest_metrics POST:
+        # supabase-py's own session, URL and headers (key, profile), our bytes.
+        self._start()
+        postgrest = self._client.schema(PIPELINE_METRICS.schema)
+        return postgrest.session, {
+            "url": str(postgrest.base_url.joinpath("rpc", INGEST_METRICS)),
+            "params": {"columns": INGEST_METRICS_COLUMNS},
+            "headers": {**postgrest.headers, "Content-Type": "application/json"},
+            "content": ingest_metrics_body(rows),
+        }
+
+    def _ingest_failed(self, exc: Exception) -> None:
+        # After a failed ingest_metrics call: raise the SDK's error for it, or
+        # return (once) when the function is not deployed, for a bulk insert.
+        mapped = map_error(exc, self._secrets)
+        if mapped is None:
+            raise exc
+        if mapped.code != _MISSING_FUNCTION or not self._ingest_rpc:
+            raise mapped from None
+        self._ingest_rpc = False
+        logger.warning(
+            "monitoring.ingest_metrics is missing (apply the latest migrations); "
+            "writing metrics with bulk inserts instead"
+        )
+
     def _rpc_request(self, fn: str, params: dict[str, Any] | None, schema: str) -> Any:
         self._start()
         return self._client.schema(schema).rpc(fn, params or {}).retry(False)
@@ -294,6 +361,22 @@ class SyncTransport(_TransportBase["Client", httpx.Client]):
             self._insert_request(table, rows).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """pipeline_metrics rows in one ``monitoring.ingest_metrics`` call (ids given in place).
+
+        Same guarantees as :meth:`insert_rows` (ON CONFLICT (id) DO NOTHING,
+        one statement). Falls back to it for good if the function is missing.
+        """
+        if self._ingest_rpc:
+            try:
+                session, request = self._ingest_request(rows)
+                _ingest_result(session.post(**request), len(rows))
+                return
+            except Exception as exc:
+                self._ingest_failed(exc)
+        finalize(rows)
+        self.insert_rows(PIPELINE_METRICS, rows)
 
     def select(
         self,
@@ -371,6 +454,18 @@ class AsyncTransport(_TransportBase["AsyncClient", httpx.AsyncClient]):
             await self._insert_request(table, rows).execute()
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
+
+    async def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Like :meth:`SyncTransport.write_metrics`."""
+        if self._ingest_rpc:
+            try:
+                session, request = self._ingest_request(rows)
+                _ingest_result(await session.post(**request), len(rows))
+                return
+            except Exception as exc:
+                self._ingest_failed(exc)
+        finalize(rows)
+        await self.insert_rows(PIPELINE_METRICS, rows)
 
     async def select(
         self,

@@ -164,7 +164,7 @@ select is_empty(
 
 -- ------------------------------------------------------------ functions
 select functions_are('monitoring', array[
-  'aggregate_metrics', 'aggregate_hourly_metrics', 'purge_expired_metrics', 'queue_status',
+  'aggregate_metrics', 'aggregate_hourly_metrics', 'ingest_metrics', 'purge_expired_metrics', 'queue_status',
   'record_queue_depths', 'queue_depth_trend', 'prune_cron_history', 'record_worker_heartbeat']);
 select has_function('monitoring', 'aggregate_metrics', array['text', 'timestamp with time zone']);
 select function_returns('monitoring', 'aggregate_metrics', array['text', 'timestamp with time zone'], 'integer');

@@ -1,8 +1,11 @@
-"""The default batching writer on the wire: bulk upserts, retried batches, isolation."""
+"""The default batching writer on the wire: metrics through monitoring.ingest_metrics (one
+columnar call per batch), other tables as bulk upserts; retried batches, isolation, fallback."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -20,59 +23,102 @@ from supabase_monitoring import (
 __all__ = ["api"]
 
 CONFIG = BatchingConfig(max_batch_size=250, flush_interval=0.05, retry_initial=0.01, retry_max=0.02)
+INGEST = "/rpc/ingest_metrics"
+COLUMNS = "p_ids,p_series,p_values,p_timestamps_us,p_series_names,p_series_tags"
 
 
 def client(**options: object) -> MonitoringClient:
     return MonitoringClient(URL, KEY, retry=FAST_RETRY, disabled=False, batching=CONFIG, **options)  # type: ignore[arg-type]
 
 
-def bulk_rows(calls: respx.models.CallList) -> list[dict[str, object]]:
-    return [row for call in calls for row in body(call.request)]
+def ingested(request: httpx.Request) -> list[dict[str, Any]]:
+    """The rows of one ingest_metrics call, as the function reads them."""
+    doc = body(request)
+    return [
+        {
+            "id": row_id,
+            "metric_name": doc["p_series_names"][series - 1],
+            "tags": doc["p_series_tags"][series - 1],
+            "metric_value": value,
+            "timestamp_us": us,
+        }
+        for row_id, series, value, us in zip(
+            doc["p_ids"], doc["p_series"], doc["p_values"], doc["p_timestamps_us"], strict=True
+        )
+    ]
 
 
-def test_metrics_go_out_as_bulk_upserts_that_ignore_duplicates(api: respx.MockRouter) -> None:
-    route = api.post("/pipeline_metrics").respond(201)
+def count_rows(request: httpx.Request) -> httpx.Response:
+    """What ingest_metrics answers: the number of new rows."""
+    return httpx.Response(200, json=len(body(request)["p_ids"]))
+
+
+def test_metrics_go_out_as_columnar_ingest_calls(api: respx.MockRouter) -> None:
+    route = api.post(INGEST).mock(side_effect=count_rows)
     events = api.post("/monitoring_events").respond(201)
     with client(strict=True) as monitor:
         for i in range(600):
-            assert monitor.record_api_call("spotify", float(i), True)
+            assert monitor.record_api_call("spotify", float(i), i % 3 == 0)
         monitor.record_event("pipeline_started", {"run": 1})
         assert monitor.flush(timeout=10)
     requests = [call.request for call in route.calls]
     assert 3 <= len(requests) <= 10  # batched, not one request per metric
     for request in requests:
         assert request.headers["content-profile"] == "monitoring"
-        assert {p.strip() for p in request.headers["prefer"].split(",")} == {
-            "return=minimal",
-            "resolution=ignore-duplicates",
-        }
-        assert parse_qs(urlsplit(str(request.url)).query)["on_conflict"] == ["id"]
-        assert len(body(request)) <= 250
-    rows = bulk_rows(route.calls)
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["apikey"] == KEY
+        assert request.headers["authorization"] == f"Bearer {KEY}"
+        assert parse_qs(urlsplit(str(request.url)).query)["columns"] == [COLUMNS]
+        doc = body(request)
+        assert set(doc) == set(COLUMNS.split(","))
+        assert len(doc["p_ids"]) <= 250
+        assert len(doc["p_series_names"]) <= 2  # success true / false: each series once
+    rows = [row for request in requests for row in ingested(request)]
     assert sorted(r["metric_value"] for r in rows) == [float(i) for i in range(600)]
+    assert {r["metric_name"] for r in rows} == {"api_call"}
+    assert sum(r["tags"] == {"api": "spotify", "success": "true"} for r in rows) == 200
     assert len({r["id"] for r in rows}) == 600
     assert all(uuid.UUID(str(r["id"])).version == 7 for r in rows)
+    assert all(isinstance(r["timestamp_us"], int) for r in rows)
     assert events.calls.last.request.headers["content-profile"] == "public"
+    assert body(events.calls.last.request)[0]["event_type"] == "pipeline_started"
 
 
 def test_a_batch_retried_after_a_lost_response_resends_the_same_ids(
     api: respx.MockRouter,
 ) -> None:
-    answers = iter([httpx.Response(503), httpx.Response(502), httpx.Response(201)])
-    route = api.post("/pipeline_metrics").mock(side_effect=lambda request: next(answers))
+    answers = iter([httpx.Response(503), httpx.Response(502), None])
+    route = api.post(INGEST).mock(side_effect=lambda r: next(answers) or count_rows(r))
     with client() as monitor:
         for i in range(100):
             monitor.record_metric("rows_read", i)
         assert monitor.flush(timeout=10)
         stats = monitor.stats
-    attempts = [sorted(str(r["id"]) for r in body(c.request)) for c in route.calls]
+    attempts = [body(c.request) for c in route.calls]
     assert len(attempts) == 3
     assert attempts[0] == attempts[1] == attempts[2]  # same rows, same ids: ON CONFLICT dedups
+    assert len(set(attempts[0]["p_ids"])) == 100
     assert (stats.written, stats.retries, stats.dropped) == (100, 2, 0)
 
 
+def test_a_success_without_the_row_count_is_retried_with_the_same_ids(
+    api: respx.MockRouter,
+) -> None:
+    # A proxy's HTML page with status 200 proves nothing was written.
+    answers = iter([httpx.Response(200, text="<html>maintenance</html>"), None])
+    route = api.post(INGEST).mock(side_effect=lambda r: next(answers) or count_rows(r))
+    with client() as monitor:
+        for i in range(10):
+            monitor.record_metric("rows_read", i)
+        assert monitor.flush(timeout=10)
+        stats = monitor.stats
+    assert route.call_count == 2
+    assert body(route.calls[0].request)["p_ids"] == body(route.calls[1].request)["p_ids"]
+    assert (stats.written, stats.retries) == (10, 1)
+
+
 def test_permission_errors_are_not_retried_and_count_as_rejected(api: respx.MockRouter) -> None:
-    route = api.post("/pipeline_metrics").respond(
+    route = api.post(INGEST).respond(
         401, json={"code": "42501", "message": "permission denied for schema monitoring"}
     )
     with client() as monitor:
@@ -85,11 +131,11 @@ def test_permission_errors_are_not_retried_and_count_as_rejected(api: respx.Mock
 
 def test_a_row_the_server_refuses_does_not_take_its_batch_down(api: respx.MockRouter) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
-        if any(r["metric_value"] == 13 for r in body(request)):
+        if 13 in body(request)["p_values"]:
             return httpx.Response(400, json={"code": "23514", "message": "check violation"})
-        return httpx.Response(201)
+        return count_rows(request)
 
-    route = api.post("/pipeline_metrics").mock(side_effect=answer)
+    route = api.post(INGEST).mock(side_effect=answer)
     with client() as monitor:
         for i in range(40):
             monitor.record_metric("rows_read", i)
@@ -98,15 +144,19 @@ def test_a_row_the_server_refuses_does_not_take_its_batch_down(api: respx.MockRo
     written = [
         r["metric_value"]
         for c in route.calls
-        if c.response.status_code == 201
-        for r in body(c.request)
+        if c.response.status_code == 200
+        for r in ingested(c.request)
     ]
     assert sorted(written) == [i for i in range(40) if i != 13]
     assert (stats.written, stats.rejected) == (39, 1)
+    # Halving keeps every row's id: the refused row is finally sent alone, under its first id.
+    first = body(route.calls[0].request)
+    alone = [body(c.request) for c in route.calls if body(c.request)["p_values"] == [13]]
+    assert [doc["p_ids"] for doc in alone] == [[first["p_ids"][first["p_values"].index(13)]]]
 
 
 def test_strict_flush_raises_when_rows_were_rejected(api: respx.MockRouter) -> None:
-    api.post("/pipeline_metrics").respond(400, json={"code": "23514", "message": "nope"})
+    api.post(INGEST).respond(400, json={"code": "23514", "message": "nope"})
     monitor = client(strict=True)
     monitor.record_metric("rows_read", 1)
     with pytest.raises(MonitoringError):  # a typed error, not a silent False
@@ -114,15 +164,42 @@ def test_strict_flush_raises_when_rows_were_rejected(api: respx.MockRouter) -> N
     monitor.close(timeout=1)
 
 
-async def test_async_client_batches_too(api: respx.MockRouter) -> None:
-    route = api.post("/pipeline_metrics").respond(201)
+def test_without_the_function_metrics_fall_back_to_bulk_inserts_once_and_for_all(
+    api: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A database that has not applied the migration yet: PostgREST answers PGRST202.
+    rpc = api.post(INGEST).respond(
+        404, json={"code": "PGRST202", "message": "Could not find the function"}
+    )
+    bulk = api.post("/pipeline_metrics").respond(201)
+    with caplog.at_level(logging.WARNING, "supabase_monitoring"), client() as monitor:
+        for i in range(600):
+            monitor.record_metric("rows_read", i)
+        assert monitor.flush(timeout=10)
+        stats = monitor.stats
+    assert rpc.call_count == 1  # asked once; every later batch goes straight to the table
+    rows = [row for call in bulk.calls for row in body(call.request)]
+    assert sorted(r["metric_value"] for r in rows) == list(range(600))
+    assert len({r["id"] for r in rows}) == 600
+    assert set(body(rpc.calls[0].request)["p_ids"]) <= {r["id"] for r in rows}  # same ids
+    assert (stats.written, stats.rejected, stats.dropped) == (600, 0, 0)
+    assert sum("ingest_metrics is missing" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_async_client_takes_the_same_path(api: respx.MockRouter) -> None:
+    answers = iter([httpx.Response(503), None])
+    route = api.post(INGEST).mock(side_effect=lambda r: next(answers, None) or count_rows(r))
     async with AsyncMonitoringClient(
         URL, KEY, retry=FAST_RETRY, disabled=False, batching=CONFIG
     ) as monitor:
         for i in range(500):
             monitor.record_api_call("discogs", float(i), i % 2 == 0)
         assert await monitor.flush(timeout=10)
-    assert 2 <= route.call_count <= 10
-    rows = bulk_rows(route.calls)
+        stats = monitor.stats
+    assert 3 <= route.call_count <= 11
+    refused = body(route.calls[0].request)
+    assert [body(c.request) for c in route.calls[1:]].count(refused) == 1  # retried, same ids
+    rows = [r for c in route.calls[1:] for r in ingested(c.request)]
     assert len({r["id"] for r in rows}) == 500
-    assert sum(1 for r in rows if r["tags"]["success"] == "false") == 250  # type: ignore[index]
+    assert sum(1 for r in rows if r["tags"]["success"] == "false") == 250
+    assert (stats.written, stats.retries) == (500, 1)

@@ -108,7 +108,8 @@ def test_timeout_reaches_the_http_client() -> None:
 def test_wraps_an_existing_supabase_client(api: respx.MockRouter) -> None:
     from supabase import ClientOptions, create_client
 
-    route = api.post("/pipeline_metrics").respond(201)
+    # Metrics go through the user's own session, to monitoring.ingest_metrics.
+    route = api.post("/rpc/ingest_metrics").respond(200, json=1)
     user_http = httpx.Client()
     user_client = create_client(URL, KEY, ClientOptions(httpx_client=user_http))
     monitor = MonitoringClient(client=user_client, strict=True, disabled=False)

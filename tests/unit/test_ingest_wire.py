@@ -1,0 +1,121 @@
+"""The writer's per-row helpers: batch ids and the ingest_metrics request body."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from supabase_monitoring import _wire
+from supabase_monitoring._ids import uuid7, uuid7_many
+from supabase_monitoring._rows import api_call_row, metric_row
+
+
+def test_batch_ids_are_unique_sorted_uuid7_and_interleave_with_single_ids() -> None:
+    before = uuid7()
+    batches = [uuid7_many(n) for n in (1, 3, 5000, 2)]
+    after = uuid7()
+    flat = [i for batch in batches for i in batch]
+    assert len(set(flat)) == len(flat) == 5006
+    assert [before, *flat, after] == sorted([before, *flat, after])
+    for text in flat:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 7
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text
+    assert uuid7_many(0) == []
+
+
+def test_batch_ids_carry_the_current_millisecond() -> None:
+    ms = int(datetime.now(UTC).timestamp() * 1000)
+    first = uuid.UUID(uuid7_many(10)[0]).int >> 80
+    assert abs(first - ms) < 5_000
+
+
+def rows(n: int) -> list[dict[str, object]]:
+    return [
+        api_call_row(f"api-{i % 3}", float(i), i % 2 == 0, None, None, None, None) for i in range(n)
+    ]
+
+
+def decode(body: bytes) -> dict[str, list[object]]:
+    doc = json.loads(body)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_body_is_columnar_with_one_entry_per_series() -> None:
+    batch = rows(12)
+    doc = decode(_wire.ingest_metrics_body(batch))
+    assert set(doc) == set(_wire.INGEST_METRICS_COLUMNS.split(","))
+    assert doc["p_ids"] == [row["id"] for row in batch]
+    assert doc["p_values"] == [float(i) for i in range(12)]
+    # 3 apis x 2 success values = 6 series; each row points at its own.
+    assert len(doc["p_series_names"]) == len(doc["p_series_tags"]) == 6
+    for row, series in zip(batch, doc["p_series"], strict=True):
+        assert isinstance(series, int)
+        assert doc["p_series_names"][series - 1] == row["metric_name"]
+        assert doc["p_series_tags"][series - 1] == row["tags"]
+
+
+def test_ids_are_assigned_once_so_a_retry_or_a_split_sends_the_same_ones() -> None:
+    batch = rows(10)
+    first = decode(_wire.ingest_metrics_body(batch))["p_ids"]
+    again = decode(_wire.ingest_metrics_body(batch))["p_ids"]
+    halves = [decode(_wire.ingest_metrics_body(part))["p_ids"] for part in (batch[:5], batch[5:])]
+    assert first == again == halves[0] + halves[1]
+    assert len(set(first)) == 10
+
+
+def test_series_are_told_apart_by_exact_json() -> None:
+    # True == 1 == 1.0 in Python; in JSON (and jsonb) they are three different tags.
+    batch = [
+        metric_row("m", 1.0, {"flag": True}, None),
+        metric_row("m", 2.0, {"flag": 1}, None),
+        metric_row("m", 3.0, {"flag": 1.0}, None),
+        metric_row("n", 4.0, {"flag": True}, None),
+        metric_row("m", 5.0, {"flag": True}, None),
+    ]
+    doc = decode(_wire.ingest_metrics_body(batch))
+    assert doc["p_series"] == [1, 2, 3, 4, 1]
+    assert doc["p_series_names"] == ["m", "m", "m", "n"]
+    assert [json.dumps(t) for t in doc["p_series_tags"]] == [
+        '{"flag": true}',
+        '{"flag": 1}',
+        '{"flag": 1.0}',
+        '{"flag": true}',
+    ]
+
+
+def test_event_times_become_exact_epoch_microseconds() -> None:
+    tz = timezone(timedelta(hours=-5))
+    given = [
+        datetime(2026, 12, 1, 12, 0, 0, 123456, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(9999, 12, 31, 18, 59, 59, 999999, tzinfo=tz),
+        datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    ]
+    batch = [metric_row("m", 1.0, None, when) for when in given]
+    now = metric_row("m", 1.0, None, None)
+    doc = decode(_wire.ingest_metrics_body([*batch, now]))
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert doc["p_timestamps_us"][:4] == [
+        (when - epoch) // timedelta(microseconds=1) for when in given
+    ]
+    assert doc["p_timestamps_us"][2] == 253402300799999999
+    assert abs(doc["p_timestamps_us"][4] - datetime.now(UTC).timestamp() * 1e6) < 60e6
+
+
+def test_stdlib_fallback_encodes_the_same_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    batch = rows(7)
+    fast = decode(_wire.ingest_metrics_body(batch))
+    monkeypatch.setattr(_wire, "_orjson_dumps", None)
+    slow = decode(_wire.ingest_metrics_body(batch))
+    assert slow == fast
+
+
+def test_values_orjson_refuses_are_encoded_by_the_stdlib() -> None:
+    huge = 2**70
+    assert json.loads(_wire.dumps({"n": huge, "s": "é"})) == {"n": huge, "s": "é"}
