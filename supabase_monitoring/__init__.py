@@ -73,7 +73,7 @@ from .models import (
     WorkerStatus,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 __all__ = [
     "AGGREGATED_METRICS",
