@@ -71,7 +71,13 @@ select is(
 update monitoring.worker_heartbeats set closed_at = now() - interval '1 minute'
 where id = '00000000-0000-7000-8000-000000000004';
 select is((pg_temp.beats() ->> 'closed_workers')::integer, 1, 'closed_workers counts recent clean closes');
-select is(public.get_system_health() ->> 'overall_status', 'warning', 'a silent worker moves overall_status');
+-- Other components may already be worse on a database that holds data: the
+-- silent worker shows in the health document and keeps overall off healthy.
+select ok(
+  (select h -> 'worker_health' ->> 'status' = 'warning'
+          and h ->> 'overall_status' in ('warning', 'critical')
+   from public.get_system_health() as h),
+  'a silent worker moves overall_status');
 
 insert into monitoring.worker_heartbeats (id, worker_name, last_seen_at)
 select gen_random_uuid(), 'pgtap-dead-' || g, now() - interval '10 minutes' - g * interval '1 second'
