@@ -156,10 +156,11 @@ begin
     create temp table sm_future_rows on commit drop as
       select * from monitoring_internal.pipeline_metrics_legacy where "timestamp" >= v_bound;
     delete from monitoring_internal.pipeline_metrics_legacy where "timestamp" >= v_bound;
+    -- A partition takes its key from the parent, (id, "timestamp"), built
+    -- while attaching; the old id-only key must go first (id stays NOT NULL).
+    alter table monitoring_internal.pipeline_metrics_legacy drop constraint pipeline_metrics_legacy_id_key;
     execute format('alter table monitoring.pipeline_metrics attach partition monitoring_internal.pipeline_metrics_legacy '
                    'for values from (minvalue) to (%L)', v_bound);
-    -- (id, "timestamp") is unique now; the old id-only key is dead weight.
-    alter table monitoring_internal.pipeline_metrics_legacy drop constraint pipeline_metrics_legacy_id_key;
     perform monitoring_internal.secure_metric_partition('monitoring_internal.pipeline_metrics_legacy'::regclass);
     comment on table monitoring_internal.pipeline_metrics_legacy is
       'pipeline_metrics rows written before the table was partitioned (release 0.2.0 heap); '
