@@ -11,6 +11,9 @@ EXPLAIN (ANALYZE, BUFFERS) / auto_explain evidence saved under --plans-dir:
   * the cardinality bound: an hour with 50,000 distinct request_id tag values
     (rollup rows written for that metric, and time)
   * daily and weekly rollups
+  * retention: dropping an expired day partition against release 0.2.0's
+    DELETE of the same rows (its function, from its migration), at several
+    rows per day, each with a concurrent writer's insert latency
   * a one-day retention purge while a concurrent writer inserts: the writer's
     insert latency p50/p99 during the purge against its baseline
 
@@ -62,6 +65,7 @@ DAY = timedelta(days=1)
 GRACE = timedelta(
     minutes=3
 )  # aggregate_metrics treats a period as complete 3 minutes after it ends
+MIGRATIONS = Path(__file__).resolve().parent.parent / "supabase" / "migrations"
 BENCH_TABLES = [
     "monitoring.pipeline_metrics",
     "monitoring.aggregated_metrics",
@@ -596,6 +600,90 @@ class Bench:
         self.record(Result("writer insert p99 during the vacuum after it", percentile(vac, 99)))
         self.record(Result("vacuum after the purge", vac_secs * 1000))
 
+    # ------------------------------------------------------------ retention by partition
+    def released_purge(self) -> str:
+        """Release 0.2.0's purge function, as a temporary function on this connection.
+
+        Taken from its released migration (never edited), so both retention
+        strategies run on the same data, machine and minutes.
+        """
+        text = (MIGRATIONS / "20261201000500_monitoring_retention.sql").read_text()
+        start = text.index("create or replace function monitoring.purge_expired_metrics(")
+        end = text.index("$$;", start) + 3
+        body = text[start:end].replace(
+            "monitoring.purge_expired_metrics(", "pg_temp.purge_expired_metrics_0_2_0(", 1
+        )
+        self.conn.execute(body)
+        return "pg_temp.purge_expired_metrics_0_2_0"
+
+    def fill_expired_day(self, day: datetime, n: int) -> None:
+        """n rows in one UTC day long past retention, in that day's own partition."""
+        self.conn.execute("select monitoring_internal.create_metric_partition(%s::date)", (day,))
+        data.insert_metrics(self.conn, day, day + DAY - timedelta(seconds=1), n)
+        self.conn.execute("analyze monitoring.pipeline_metrics")
+
+    def bench_retention(self) -> None:
+        print("== retention: dropping an expired day vs 0.2.0's DELETE of its rows, writer running")
+        if not self.need(
+            "retention",
+            ("function", "monitoring_internal.drop_expired_metric_partitions(timestamptz)"),
+        ):
+            return
+        released = self.released_purge()
+        now = self.now()
+        day = datetime.combine((now - timedelta(days=16)).date(), datetime.min.time(), now.tzinfo)
+        print(
+            f"  expired day {day:%Y-%m-%d}; writer: {self.args.writer_batch} api_call rows "
+            f"every {self.args.writer_interval_ms:g} ms"
+        )
+        base, _ = self.run_writer(lambda: time.sleep(self.args.baseline_seconds))
+        self.report_latency("baseline", base)
+        b99 = percentile(base, 99)
+        self.record(Result("retention: writer insert p99 baseline", b99))
+
+        def drop() -> float:
+            started = time.perf_counter()
+            out = self.scalar("select monitoring.purge_expired_metrics()")
+            secs = time.perf_counter() - started
+            if not isinstance(out, dict) or int(out["pipeline_metrics_partitions"]) < 1:
+                raise RuntimeError(f"the expired day was not dropped: {out}")
+            return secs
+
+        def delete() -> tuple[float, int]:
+            started, deleted = time.perf_counter(), 0
+            while True:  # as cron runs it: 50,000 rows per call, back to back here
+                out = self.scalar(f"select {released}()")
+                n = int(out["pipeline_metrics"]) if isinstance(out, dict) else 0
+                deleted += n
+                if n < 50_000:
+                    return time.perf_counter() - started, deleted
+
+        for n in self.args.retention_rows:
+            label = f"{n / 1e6:g}M rows/day"
+            self.fill_expired_day(day, n)
+            lat_drop, secs_drop = self.run_writer(drop)
+            self.report_latency(
+                f"while dropping the day ({label}, {secs_drop * 1000:.0f} ms)", lat_drop
+            )
+            self.fill_expired_day(day, n)
+            lat_del, (secs_del, deleted) = self.run_writer(delete)
+            self.report_latency(
+                f"while 0.2.0 deletes it ({deleted:,} rows, {secs_del:.1f} s)", lat_del
+            )
+            self.conn.execute("select monitoring.purge_expired_metrics()")  # the emptied partition
+            self.record(Result(f"drop one expired day ({label})", secs_drop * 1000))
+            self.record(Result(f"0.2.0 DELETE of the same day ({label})", secs_del * 1000))
+            self.record(
+                Result(
+                    f"writer p99 while dropping ({label})",
+                    percentile(lat_drop, 99),
+                    target=round(5 * b99, 2),
+                )
+            )
+            self.record(
+                Result(f"writer p99 while 0.2.0 deletes ({label})", percentile(lat_del, 99))
+            )
+
     def report_latency(self, label: str, samples: list[float]) -> None:
         print(
             f"  writer {label}: {len(samples)} inserts, p50 {percentile(samples, 50):.2f} ms, "
@@ -634,7 +722,7 @@ def main() -> None:
     )
     p.add_argument(
         "--only",
-        default="health,views,aggregation,purge",
+        default="health,views,aggregation,purge,retention",
         help="comma-separated parts to measure (default all)",
     )
     p.add_argument("--health-calls", type=int, default=200)
@@ -672,6 +760,12 @@ def main() -> None:
         default=None,
         help="SQL run instead of purge_expired_metrics(), returning rows deleted (experiments)",
     )
+    p.add_argument(
+        "--retention-rows",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[200_000, 700_000, 2_100_000],
+        help="rows in the expired day, one measurement each (default 200000,700000,2100000)",
+    )
     p.add_argument("--plans-dir", default="/tmp/sql_scale_plans")
     p.add_argument("--plan-lines", type=int, default=12)
     p.add_argument("--nested-shown", type=int, default=3)
@@ -704,6 +798,8 @@ def main() -> None:
                 bench.bench_high_cardinality()
         if "purge" in parts:
             bench.bench_purge(shape)
+        if "retention" in parts:
+            bench.bench_retention()
     bench.summary()
 
 

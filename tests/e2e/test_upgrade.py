@@ -23,7 +23,7 @@ def write_spec_rows(conn: psycopg.Connection[tuple[Any, ...]]) -> list[str]:
     # Days the partitioned table stores in different places: inside retention,
     # long expired, and clock-skewed past tomorrow (moved out of the legacy range).
     conn.execute(
-        "insert into monitoring.pipeline_metrics (metric_name, metric_value, \"timestamp\") values "
+        'insert into monitoring.pipeline_metrics (metric_name, metric_value, "timestamp") values '
         "('upgrade.days_ago', 1, now() - interval '13 days'), "
         "('upgrade.ancient', 2, '2001-01-01 00:00+00'), "
         "('upgrade.skewed', 3, now() + interval '2 days'), "
@@ -58,7 +58,8 @@ def test_upgrading_a_release_to_the_current_migrations_keeps_every_row(
         where = dict(
             conn.execute(
                 "select metric_name, tableoid::regclass::text from monitoring.pipeline_metrics "
-                "where metric_name like 'upgrade.%' or metric_name in ('queue_processing', 'api_call')"
+                "where metric_name like 'upgrade.%'"
+                " or metric_name in ('queue_processing', 'api_call')"
             ).fetchall()
         )
         total = conn.execute("select count(*) from monitoring.pipeline_metrics").fetchone()

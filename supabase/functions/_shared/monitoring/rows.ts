@@ -38,8 +38,16 @@ export const PIPELINE_METRICS: TableRef = {
   name: "pipeline_metrics",
   conflict: "id,timestamp",
 };
-export const WORKER_ISSUES: TableRef = { schema: "monitoring", name: "worker_issues", conflict: "id" };
-export const MONITORING_EVENTS: TableRef = { schema: "public", name: "monitoring_events", conflict: "id" };
+export const WORKER_ISSUES: TableRef = {
+  schema: "monitoring",
+  name: "worker_issues",
+  conflict: "id",
+};
+export const MONITORING_EVENTS: TableRef = {
+  schema: "public",
+  name: "monitoring_events",
+  conflict: "id",
+};
 
 export type Row = Record<string, unknown> & { id: string };
 export type DateInput = Date | string;
