@@ -34,7 +34,7 @@
 -- takes SHARE UPDATE EXCLUSIVE on the parent (writers and readers go on) and
 -- briefly ACCESS EXCLUSIVE on the default partition, whose rows in the new
 -- day's range are moved first. Dropping a partition takes ACCESS EXCLUSIVE on
--- the parent: it waits at most lock_timeout (500 ms) and otherwise is skipped
+-- the parent: it waits at most lock_timeout (100 ms) and otherwise is skipped
 -- until the next run, so a long reader never makes writers queue behind it.
 
 -- ---------------------------------------------------------------- inventory
@@ -217,7 +217,7 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = ''
-set lock_timeout = '500ms'
+set lock_timeout = '100ms'
 as $$
 declare
   v_part    record;
@@ -260,7 +260,7 @@ $$;
 
 comment on function monitoring_internal.drop_expired_metric_partitions(timestamptz) is
   'Drops the pipeline_metrics partitions that ended more than 14 days before p_now (waiting at most '
-  '500 ms for the lock, else skipped until the next run). Returns {dropped, skipped}.';
+  '100 ms for the lock, else skipped until the next run). Returns {dropped, skipped}.';
 
 revoke all on function monitoring_internal.metric_partitions(), monitoring_internal.metric_partition_name(date),
   monitoring_internal.secure_metric_partition(regclass), monitoring_internal.create_metric_partition(date),

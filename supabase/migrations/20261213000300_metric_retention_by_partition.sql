@@ -11,7 +11,7 @@
 -- the legacy range of an upgraded deployment keep 0.2.0's exact window, row by
 -- row in 5 000-row statements, bounded by p_batch_size per call. The result
 -- gains pipeline_metrics_partitions (dropped) and
--- pipeline_metrics_partitions_skipped (their lock was busy for 500 ms: the
+-- pipeline_metrics_partitions_skipped (their lock was busy for 100 ms: the
 -- next run drops them); pipeline_metrics still counts rows deleted one by one.
 -- Everything else (rollups, snapshots, issues) is purged as before.
 -- Measured with benchmarks/sql_scale.py --only purge: docs/performance-sql.md.
@@ -46,13 +46,13 @@ begin
       message = format('p_batch_size must be at least 1 (or null for no limit), got %s', p_batch_size);
   end if;
 
-  -- Raw metrics: whole day partitions go first (constant time, whatever their
-  -- row count); then rows the partitions do not drop whole (the default
+  -- Raw metrics: rows the partitions do not drop whole (the default
   -- partition's strays, the upgrade's legacy range) go as in 0.2.0, oldest
   -- first in statements of at most c_chunk rows until p_batch_size rows are
   -- gone or none is left. Through the parent, so the change-tracking triggers
-  -- see them; restricted by tableoid, so no day partition loses a row early.
-  v_parts := monitoring_internal.drop_expired_metric_partitions(p_now);
+  -- see them; restricted by tableoid (a ctid is only unique within one
+  -- partition), so no other partition loses a row. Whole expired days are
+  -- dropped last (below).
   v_raw := 0;
   for v_part in
     select p.partition
@@ -115,6 +115,12 @@ begin
     order by coalesce(i.resolved_at, i.created_at)
     limit p_batch_size));
   get diagnostics v_issues = row_count;
+
+  -- Last: dropping a partition holds ACCESS EXCLUSIVE on pipeline_metrics
+  -- until this transaction commits, so nothing else may run after it (writers
+  -- wait for the drop itself only, tens of milliseconds; measured in
+  -- docs/performance-sql.md).
+  v_parts := monitoring_internal.drop_expired_metric_partitions(p_now);
 
   return jsonb_build_object(
     'pipeline_metrics',   v_raw,
