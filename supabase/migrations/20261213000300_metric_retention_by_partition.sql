@@ -4,15 +4,16 @@
 --
 -- Owns (replaces 20261201000500's): monitoring.purge_expired_metrics(timestamptz, integer).
 --
--- What changes: a day partition goes with DROP TABLE once its whole UTC day is
--- older than 14 days (monitoring_internal.drop_expired_metric_partitions,
--- 20261213000100), so a raw row lives at least 14 days and less than 15 in a
--- day partition. The default partition (rows of days without a partition) and
+-- What changes: a day partition leaves the table (DETACH, then DROP in the
+-- next run) once its whole UTC day is older than 14 days
+-- (monitoring_internal.drop_expired_metric_partitions, 20261213000100), so a
+-- raw row lives at least 14 days and less than 15 in a day partition. The default partition (rows of days without a partition) and
 -- the legacy range of an upgraded deployment keep 0.2.0's exact window, row by
 -- row in 5 000-row statements, bounded by p_batch_size per call. The result
--- gains pipeline_metrics_partitions (dropped) and
+-- gains pipeline_metrics_partitions (detached: their rows are gone),
 -- pipeline_metrics_partitions_skipped (their lock was busy for 100 ms: the
--- next run drops them); pipeline_metrics still counts rows deleted one by one.
+-- next run tries again) and pipeline_metrics_partitions_freed (tables an
+-- earlier run detached, dropped now); pipeline_metrics still counts rows deleted one by one.
 -- Everything else (rollups, snapshots, issues) is purged as before.
 -- Measured with benchmarks/sql_scale.py --only purge: docs/performance-sql.md.
 
@@ -116,16 +117,16 @@ begin
     limit p_batch_size));
   get diagnostics v_issues = row_count;
 
-  -- Last: dropping a partition holds ACCESS EXCLUSIVE on pipeline_metrics
+  -- Last: detaching a partition holds ACCESS EXCLUSIVE on pipeline_metrics
   -- until this transaction commits, so nothing else may run after it (writers
-  -- wait for the drop itself only, tens of milliseconds; measured in
-  -- docs/performance-sql.md).
+  -- wait for the detach itself only; measured in docs/performance-sql.md).
   v_parts := monitoring_internal.drop_expired_metric_partitions(p_now);
 
   return jsonb_build_object(
     'pipeline_metrics',   v_raw,
-    'pipeline_metrics_partitions',         v_parts -> 'dropped',
+    'pipeline_metrics_partitions',         v_parts -> 'detached',
     'pipeline_metrics_partitions_skipped', v_parts -> 'skipped',
+    'pipeline_metrics_partitions_freed',   v_parts -> 'dropped',
     'aggregated_hourly',  v_hourly,
     'aggregated_daily',   v_daily,
     'aggregated_weekly',  v_weekly,

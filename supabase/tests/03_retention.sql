@@ -49,6 +49,7 @@ from pgtap_ref, lateral (values
 select is(
   monitoring.purge_expired_metrics((select p_now from pgtap_ref), null),
   '{"pipeline_metrics": 1, "pipeline_metrics_partitions": 0, "pipeline_metrics_partitions_skipped": 0,
+    "pipeline_metrics_partitions_freed": 0,
     "aggregated_hourly": 1, "aggregated_daily": 1, "aggregated_weekly": 1,
     "queue_snapshots": 1, "worker_issues": 2}'::jsonb,
   'one call purges exactly the rows past each window, and reports how many');
@@ -81,6 +82,7 @@ select set_eq(
 select is(
   monitoring.purge_expired_metrics((select p_now from pgtap_ref), null),
   '{"pipeline_metrics": 0, "pipeline_metrics_partitions": 0, "pipeline_metrics_partitions_skipped": 0,
+    "pipeline_metrics_partitions_freed": 0,
     "aggregated_hourly": 0, "aggregated_daily": 0, "aggregated_weekly": 0,
     "queue_snapshots": 0, "worker_issues": 0}'::jsonb,
   'a second purge at the same time finds nothing');

@@ -5,7 +5,7 @@
 -- is rolled back.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(25);
+select plan(27);
 
 -- ------------------------------------------------------------ shape
 select is((select c.relkind::text from pg_class as c where c.oid = 'monitoring.pipeline_metrics'::regclass), 'p',
@@ -98,13 +98,22 @@ select is(
 select is(
   monitoring.purge_expired_metrics('2001-03-16 00:00+00', null)
     - 'aggregated_hourly' - 'aggregated_daily' - 'aggregated_weekly' - 'queue_snapshots' - 'worker_issues',
-  '{"pipeline_metrics": 0, "pipeline_metrics_partitions": 1, "pipeline_metrics_partitions_skipped": 0}'::jsonb,
-  'when the day ended 14 days ago it is dropped whole, and no row is deleted one by one');
-select ok(to_regclass('monitoring_internal.pipeline_metrics_p20010301') is null, 'the partition is gone');
+  '{"pipeline_metrics": 0, "pipeline_metrics_partitions": 1, "pipeline_metrics_partitions_skipped": 0,
+    "pipeline_metrics_partitions_freed": 0}'::jsonb,
+  'when the day ended 14 days ago it leaves the table whole, and no row is deleted one by one');
+select ok(to_regclass('monitoring_internal.pipeline_metrics_p20010301') is null
+          and not exists (select 1 from monitoring_internal.metric_partitions() as p
+                          where p.range_start = '2001-03-01 00:00+00'),
+  'the partition is detached');
 select is(
   (select array_agg(metric_name order by metric_name) from monitoring.pipeline_metrics where metric_name like 'pgtap.part.%'),
   array['pgtap.part.defaults', 'pgtap.part.future', 'pgtap.part.nextday'],
   'with its rows; the default''s row exactly 14 days old and younger ones stay');
+select is(
+  (select array[(r -> 'pipeline_metrics_partitions')::integer, (r -> 'pipeline_metrics_partitions_freed')::integer]
+   from monitoring.purge_expired_metrics('2001-03-16 00:00+00', null) as r),
+  array[0, 1], 'the next run drops the detached table (its files), and detaches nothing');
+select ok(to_regclass('monitoring_internal.expired_pipeline_metrics_p20010301') is null, 'the detached table is gone');
 
 -- A reference time ahead of now() may drop days still inside the 14-day
 -- reach of change tracking: their minutes are recorded as changed, so no
@@ -113,11 +122,11 @@ create temp table pgtap_tomorrow on commit drop as
   select ((((now() at time zone 'UTC')::date + 1)::text || ' 00:00+00')::timestamptz) as t;
 select is(
   (monitoring.purge_expired_metrics(now() + interval '16 days', null) -> 'pipeline_metrics_partitions')::integer
-    >= 16, true, 'a reference time 16 days ahead drops every day up to tomorrow');
+    >= 16, true, 'a reference time 16 days ahead detaches every day up to tomorrow');
 select is(
   (select count(*)::integer from monitoring_internal.rollup_changes, pgtap_tomorrow
    where xid = pg_current_xact_id() and minute >= t and minute < t + interval '1 day'),
-  1440, 'each minute of a dropped day inside the 14-day reach is recorded as changed');
+  1440, 'each minute of a removed day inside the 14-day reach is recorded as changed');
 
 select * from finish();
 rollback;
