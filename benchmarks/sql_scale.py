@@ -328,6 +328,22 @@ class Bench:
             self.record(Result("public.queue_monitoring_view (median)", median(samples)))
 
     # ------------------------------------------------------------ aggregation
+    RELEASE_MIGRATION = (
+        Path(__file__).resolve().parent.parent
+        / "supabase/migrations/20261201000400_monitoring_aggregation.sql"
+    )
+
+    def release_function(self) -> str:
+        """Release 0.2.0's aggregate_metrics as a temporary function of this session."""
+        name = "pg_temp.aggregate_metrics_0_2_0"
+        if not self.exists("function", f"{name}(text,timestamptz)"):
+            sql = self.RELEASE_MIGRATION.read_text()
+            start = sql.index("create or replace function monitoring.aggregate_metrics(")
+            end = sql.index("\n$$;", start) + len("\n$$;")
+            body = sql[start:end].replace("monitoring.aggregate_metrics(", f"{name}(", 1)
+            self.conn.execute(body)
+        return name
+
     def rerun_aggregation(
         self,
         label: str,
@@ -363,15 +379,31 @@ class Bench:
                 extra_rows()
 
         call = "select monitoring.aggregate_metrics(%s, %s)"
-        samples = []
-        written = None
+        old_call = f"select {self.release_function()}(%s, %s)" if self.args.vs_release else None
+        samples: list[float] = []
+        old_samples: list[float] = []
+        written = old_written = None
+        # With --vs-0.2.0: release 0.2.0's function and the current one alternate, on the same data.
         for _ in range(self.args.agg_runs):
+            if old_call is not None:
+                with self.conn.transaction(force_rollback=True):
+                    prepared()
+                    ms, rows = timed(self.conn, old_call, (period, p_now))
+                    old_written = rows[0][0]
+                old_samples.append(ms)
             with self.conn.transaction(force_rollback=True):
                 prepared()
                 ms, rows = timed(self.conn, call, (period, p_now))
                 written = rows[0][0]
             samples.append(ms)
         print(f"    {written} rollup rows; runs {', '.join(f'{s:.0f}' for s in samples)} ms")
+        if old_call is not None:
+            print(
+                f"    0.2.0 function: {old_written} rollup rows; runs"
+                f" {', '.join(f'{s:.0f}' for s in old_samples)} ms; median current/0.2.0"
+                f" {median(samples) / median(old_samples):.2f}"
+            )
+            self.record(Result(f"{label} [0.2.0 function]", median(old_samples)))
         if self.args.plans:
             with self.conn.transaction(force_rollback=True):
                 prepared()
@@ -774,6 +806,12 @@ def main() -> None:
     p.add_argument("--health-calls", type=int, default=200)
     p.add_argument("--view-runs", type=int, default=5)
     p.add_argument("--agg-runs", type=int, default=3)
+    p.add_argument(
+        "--vs-0.2.0",
+        dest="vs_release",
+        action="store_true",
+        help="alternate each aggregation run with release 0.2.0's function (from its migration)",
+    )
     p.add_argument(
         "--distinct-tags",
         type=int,
