@@ -8,12 +8,15 @@
 -- rows, ties by a hash of the dimensions' text, then the dimensions), the
 -- overflow row and its event, SECURITY DEFINER, EXECUTE for service_role only.
 --
--- Why: with the bound applied it took 2.5-2.9 s for a 1 001 488-row hour (93
--- groups), 0.2.0's function 2.2-2.8 s side by side on an idle machine
--- (benchmarks/sql_scale.py, docs/performance-sql.md). auto_explain of that hour,
--- serial (no parallel plan for a statement that writes): index scan ~0.3 s,
--- dimensions per row through Memoize ~0.4 s, the hash table of groups ~1.1 s,
--- statistics per group ~0.4 s. Two changes, same results:
+-- Why: with the bound applied it took 2.6-3.1 s for a 1 001 488-row hour (93
+-- groups), release 0.2.0's function 2.2-2.8 s, alternating on the same data on
+-- an idle machine. auto_explain of that hour (serial: a statement that writes
+-- gets no parallel plan; per-node timing inflates per-row nodes), 3.24 s in all:
+-- index scan 0.46 s, dimensions through Memoize 0.80 s, the hash table of
+-- groups keyed by jsonb 1.10 s, statistics per group 0.57 s. Now 2.0-2.2 s
+-- against 0.2.0's 2.5-3.1 s the same way (docs/performance-sql.md). Two
+-- changes, same results (supabase/tests/12_aggregation_reference.sql compares
+-- them with plain aggregates over the raw rows):
 --
 -- * Groups are hashed by the dimensions' text (collation "C"), not by the
 --   jsonb: hashing and comparing a jsonb walks it with an iterator for every raw
@@ -165,7 +168,8 @@ begin
     -- One sort of each bucket's values gives min (fraction 0), the
     -- percentiles and max (fraction 1) exactly; one more pass the sum, and
     -- avg = sum / count is what avg() computes (the same additions in the same
-    -- order). Five aggregates per value were 40% of what followed the scan.
+    -- order). Six aggregates per value instead of two cost ~0.3 s of the
+    -- 1M-row hour.
     select b.metric_name, b.period_start, b.dimensions,
            s.sum_value, cardinality(b.vals) as count_value, s.pct
     from buckets as b
