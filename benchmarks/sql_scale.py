@@ -328,16 +328,11 @@ class Bench:
             self.record(Result("public.queue_monitoring_view (median)", median(samples)))
 
     # ------------------------------------------------------------ aggregation
-    RELEASE_MIGRATION = (
-        Path(__file__).resolve().parent.parent
-        / "supabase/migrations/20261201000400_monitoring_aggregation.sql"
-    )
-
     def release_function(self) -> str:
         """Release 0.2.0's aggregate_metrics as a temporary function of this session."""
         name = "pg_temp.aggregate_metrics_0_2_0"
         if not self.exists("function", f"{name}(text,timestamptz)"):
-            sql = self.RELEASE_MIGRATION.read_text()
+            sql = (MIGRATIONS / "20261201000400_monitoring_aggregation.sql").read_text()
             start = sql.index("create or replace function monitoring.aggregate_metrics(")
             end = sql.index("\n$$;", start) + len("\n$$;")
             body = sql[start:end].replace("monitoring.aggregate_metrics(", f"{name}(", 1)
