@@ -14,7 +14,9 @@
 -- gets no parallel plan; per-node timing inflates per-row nodes), 3.24 s in all:
 -- index scan 0.46 s, dimensions through Memoize 0.80 s, the hash table of
 -- groups keyed by jsonb 1.10 s, statistics per group 0.57 s. Now 2.0-2.2 s
--- against 0.2.0's 2.5-3.1 s the same way (docs/performance-sql.md). Two
+-- against 0.2.0's 2.5-3.1 s the same way; on the day-partitioned table
+-- (20261213000200) medians 1.45-1.81 s against 2.54-2.87 s at load 2-4
+-- (docs/performance-sql.md). Two
 -- changes, same results (supabase/tests/12_aggregation_reference.sql compares
 -- them with plain aggregates over the raw rows):
 --
