@@ -370,6 +370,7 @@ class Writer:
     refused: int = 0  # record_* returned False (dropped or invalid)
     max_late: float = 0.0  # seconds behind its schedule, at worst
     done: int = 0
+    cpu: float = 0.0  # this thread's CPU time (s)
 
 
 def make_calls(client: Any, run: str) -> list[Callable[[int], bool]]:
@@ -411,6 +412,7 @@ def run_writer(
     lat = w.latencies
     append = lat.append
     n = len(calls)
+    cpu0 = time.thread_time()
     for j in writer_indices(w.index, writers, total):
         when = due(start, j, rate)
         now = perf()
@@ -426,6 +428,7 @@ def run_writer(
         if not ok:
             w.refused += 1
         w.done += 1
+    w.cpu = time.thread_time() - cpu0
 
 
 def rss_mib() -> float:
@@ -567,9 +570,13 @@ def main() -> int:
         f"  record_* latency (us): mean {lat.mean:.1f}  p50 {lat.p50:.1f}  p99 {lat.p99:.1f}  "
         f"max {lat.max:.0f}"
     )
+    per = 1e6 / max(calls_made, 1)
+    callers = sum(w.cpu for w in writers)
     print(
-        f"  process CPU {cpu:.1f}s = {cpu / max(calls_made, 1) * 1e6:.1f} us per metric "
-        f"(writers, background writer, sampler); peak RSS {peak_rss:.0f} MiB"
+        f"  process CPU {cpu:.1f}s = {cpu * per:.1f} us per metric: writer threads "
+        f"{callers * per:.1f} us (record_* and pacing), the rest {(cpu - callers) * per:.1f} us "
+        f"(background writer, heartbeats, sampler); {cpu / elapsed:.0%} of one core; "
+        f"peak RSS {peak_rss:.0f} MiB"
     )
     print(
         f"  SinkStats: enqueued {final.enqueued} written {final.written} dropped {final.dropped} "
