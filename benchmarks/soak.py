@@ -186,8 +186,9 @@ def cron_verdict(jobs: Sequence[JobRuns]) -> Verdict:
     for j in jobs:
         if j.failed:
             problems.append(f"{j.jobname}: {j.failed} failed ({'; '.join(j.messages)[:200]})")
-        if j.succeeded < j.expected:
-            problems.append(f"{j.jobname}: {j.succeeded} succeeded of {j.expected} due")
+        # A run still going at the end (starting, running) is late, not missed.
+        if j.runs - j.failed < j.expected:
+            problems.append(f"{j.jobname}: {j.runs - j.failed} runs of {j.expected} due")
     runs = sum(j.runs for j in jobs)
     return Verdict("cron", not problems, "; ".join(problems) or f"{runs} runs, none failed")
 
@@ -198,8 +199,10 @@ def retention_verdict(jobs: Sequence[JobRuns]) -> Verdict:
     if not runs:
         return Verdict("retention", False, f"no job {RETENTION_JOB}")
     j = runs[0]
-    ok = j.failed == 0 and j.succeeded >= j.expected
+    ok = j.failed == 0 and j.runs >= j.expected
     detail = f"{j.succeeded} runs succeeded of {j.expected} due, {j.failed} failed"
+    if j.runs > j.succeeded + j.failed:
+        detail += f", {j.runs - j.succeeded - j.failed} still running"
     if j.longest is not None:
         detail += f", longest {j.longest.total_seconds():.2f}s"
     return Verdict("retention", ok, detail)
