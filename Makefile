@@ -19,7 +19,7 @@ export SM_PG_PORT
 DB_URL := postgresql://postgres:postgres@127.0.0.1:$(SM_PG_PORT)/postgres?sslmode=disable
 STACK_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help setup stack deploy stack-down release-check check lint edge-lint typecheck unit integration servers browser db-lint db-test py-test edge-test e2e-test wheel test demo bench clean
+.PHONY: help setup stack deploy stack-down release-check check lint edge-lint typecheck unit integration servers browser db-lint db-test py-test edge-test e2e-test wheel test demo bench soak clean
 
 help:
 	@echo "make check  - ruff and mypy (Python venv only: no apt, no stack)"
@@ -29,6 +29,7 @@ help:
 	@echo "make test   - install everything, start the local stack, deploy, run linters, pgTAP, Deno tests and pytest"
 	@echo "make demo   - start the stack, deploy, run a short simulated pipeline and show health and reports"
 	@echo "make stack / make deploy / make stack-down / make bench"
+	@echo "make soak   - SDK writers at 1,000 metrics/s for 30 min with every cron job on (SOAK_ARGS=\"--minutes 3\")"
 	@echo "make e2e-test - a user's project: the built wheel, db install, db push (its own stack)"
 	@echo "make wheel  - build the wheel (with the migrations) into dist/"
 
@@ -123,6 +124,11 @@ demo: deploy
 
 bench: deploy
 	$(STACK_ENV) && $(PY) benchmarks/ingest.py
+
+# Sustained ingestion against the deployed stack's cron jobs; verdicts, exit 1 on FAIL.
+SOAK_ARGS ?=
+soak: deploy
+	$(STACK_ENV) && $(PY) benchmarks/soak.py $(SOAK_ARGS)
 
 clean: stack-down
 	rm -rf $(VENV) .tools/node_modules .deno
