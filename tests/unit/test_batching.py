@@ -89,6 +89,30 @@ def test_partial_batch_is_sent_after_the_flush_interval_without_flush() -> None:
     sink.close(timeout=5)
 
 
+class SlowWriter(RecordingWriter):
+    """A request that takes 10 ms, like a small PostgREST insert."""
+
+    def __call__(self, table: str, rows: list[dict[str, object]]) -> None:
+        time.sleep(0.01)
+        super().__call__(table, rows)
+
+
+def test_a_steady_trickle_is_sent_in_few_requests_not_one_per_round_trip() -> None:
+    # 1 row every 2 ms for 1.2 s: a flusher that drained whatever arrived during
+    # its last request would send ~100 requests of ~5 rows.
+    writer = SlowWriter()
+    sink = make_sink(writer, max_batch_size=5000, max_buffer=10_000, flush_interval=0.2)
+    start = time.monotonic()
+    for i in range(600):
+        time.sleep(max(0.0, start + i * 0.002 - time.monotonic()))  # pacing the producer
+        assert sink.submit("a", {"id": i})
+    assert sink.flush(timeout=10)
+    sink.close(timeout=5)
+    assert sorted(writer.ids()) == list(range(600))
+    # Two flusher threads, one send per 0.2 s interval each over ~1.2 s, plus the flush.
+    assert writer.calls <= 16, writer.calls
+
+
 def test_full_buffer_drops_and_counts_instead_of_growing() -> None:
     writer = RecordingWriter()
     writer.gate.clear()  # the API hangs: nothing leaves the buffer
