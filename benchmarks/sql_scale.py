@@ -347,9 +347,6 @@ class Bench:
         calls = self.args.backfill_health_calls
         samples = [timed(self.conn, sql)[0] for _ in range(calls)]
         print(f"  {label}: health {calls} calls, {min(samples):.1f} to {max(samples):.1f} ms")
-        with nested_plans(self.conn) as notices:
-            self.conn.execute(sql)
-        self.show_nested(f"health {label}", notices)
         self.record(Result(f"{label}: get_system_health median", median(samples), target=health_t))
         for where, window, runs, target in (
             (self.BACKFILL_LAST_HOUR, "last hour", self.args.view_runs, hour_t),
