@@ -142,7 +142,7 @@ def timed(conn: psycopg.Connection, sql: str, params: Params = None) -> tuple[fl
 class Writer:
     """A worker flushing small metric batches on a fixed schedule, recording each insert's latency.
 
-    Same statement shape as the SDK's bulk upsert (ON CONFLICT (id) DO NOTHING),
+    Same statement shape as the SDK's bulk upsert (ON CONFLICT (id, "timestamp") DO NOTHING),
     straight over psycopg so PostgREST's own latency does not blur the figure.
     Its rows are api_call metrics (so every trigger on the table does its full
     work) of the api WRITER_API, which the benchmark deletes afterwards.
@@ -151,7 +151,7 @@ class Writer:
     db_url: str
     interval_s: float = 0.02
     batch: int = 10
-    on_conflict: str = "(id)"
+    on_conflict: str = '(id, "timestamp")'
     latencies_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)

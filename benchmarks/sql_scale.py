@@ -11,6 +11,9 @@ EXPLAIN (ANALYZE, BUFFERS) / auto_explain evidence saved under --plans-dir:
   * the cardinality bound: an hour with 50,000 distinct request_id tag values
     (rollup rows written for that metric, and time)
   * daily and weekly rollups
+  * retention: dropping an expired day partition against release 0.2.0's
+    DELETE of the same rows (its function, from its migration), at several
+    rows per day, each with a concurrent writer's insert latency
   * a one-day retention purge while a concurrent writer inserts: the writer's
     insert latency p50/p99 during the purge against its baseline
   * --only backfill (on its own: it replaces the data set): --rows over --days
@@ -68,6 +71,7 @@ DAY = timedelta(days=1)
 GRACE = timedelta(
     minutes=3
 )  # aggregate_metrics treats a period as complete 3 minutes after it ends
+MIGRATIONS = Path(__file__).resolve().parent.parent / "supabase" / "migrations"
 BENCH_TABLES = [
     "monitoring.pipeline_metrics",
     "monitoring.aggregated_metrics",
@@ -722,6 +726,136 @@ class Bench:
         self.record(Result("writer insert p99 during the vacuum after it", percentile(vac, 99)))
         self.record(Result("vacuum after the purge", vac_secs * 1000))
 
+    # ------------------------------------------------------------ retention by partition
+    def released_purge(self, table: str) -> str:
+        """Release 0.2.0's purge function, as a temporary function deleting from `table`.
+
+        Taken from its released migration (never edited). It selects rows by
+        ctid, which is unique only within one table, so it must not run against
+        the partitioned parent: it deletes from the expired day's partition, a
+        heap as 0.2.0's table was (smaller, so if anything it flatters 0.2.0).
+        """
+        text = (MIGRATIONS / "20261201000500_monitoring_retention.sql").read_text()
+        start = text.index("create or replace function monitoring.purge_expired_metrics(")
+        end = text.index("$$;", start) + 3
+        body = (
+            text[start:end]
+            .replace("monitoring.purge_expired_metrics(", "pg_temp.purge_expired_metrics_0_2_0(", 1)
+            .replace("monitoring.pipeline_metrics", table)
+        )
+        self.conn.execute(body)
+        return "pg_temp.purge_expired_metrics_0_2_0"
+
+    def fill_expired_day(self, day: datetime, n: int) -> None:
+        """n rows in one UTC day long past retention, in that day's own partition."""
+        for attempt in range(1, 6):
+            try:
+                self.conn.execute(
+                    "select monitoring_internal.create_metric_partition(%s::date)", (day,)
+                )
+                break
+            except psycopg.errors.LockNotAvailable:
+                # As the hourly job would: try again (and say who held the lock).
+                who = self.conn.execute(
+                    "select string_agg(distinct a.backend_type || ': ' || left(a.query, 80), '; ')"
+                    " from pg_locks as l join pg_stat_activity as a using (pid)"
+                    " where l.granted and a.pid <> pg_backend_pid()"
+                    " and l.relation in (select partition"
+                    " from monitoring_internal.metric_partitions()"
+                    " union select 'monitoring.pipeline_metrics'::regclass)"
+                ).fetchone()
+                print(f"    partition creation waited 5 s (attempt {attempt}); lock holders: {who}")
+        data.insert_metrics(self.conn, day, day + DAY - timedelta(seconds=1), n)
+        # A day 14 days old has long been vacuumed (autovacuum working on it
+        # would hold its lock when retention comes).
+        self.conn.execute(f"vacuum (analyze) monitoring_internal.pipeline_metrics_p{day:%Y%m%d}")
+
+    def bench_retention(self) -> None:
+        print("== retention: dropping an expired day vs 0.2.0's DELETE of its rows, writer running")
+        if not self.need(
+            "retention",
+            ("function", "monitoring_internal.drop_expired_metric_partitions(timestamptz)"),
+        ):
+            return
+        now = self.now()
+        day = datetime.combine((now - timedelta(days=16)).date(), datetime.min.time(), now.tzinfo)
+        released = self.released_purge(f"monitoring_internal.pipeline_metrics_p{day:%Y%m%d}")
+        window = self.args.retention_window
+        print(
+            f"  expired day {day:%Y-%m-%d}; writer: {self.args.writer_batch} api_call rows "
+            f"every {self.args.writer_interval_ms:g} ms"
+        )
+        base, _ = self.run_writer(lambda: time.sleep(self.args.baseline_seconds))
+        self.report_latency("baseline", base)
+        b99 = percentile(base, 99)
+        self.record(Result("retention: writer insert p99 baseline", b99))
+
+        def purge(key: str) -> float:
+            for _ in range(20):
+                started = time.perf_counter()
+                out = self.scalar("select monitoring.purge_expired_metrics()")
+                secs = time.perf_counter() - started
+                if isinstance(out, dict) and int(out[key]) >= 1:
+                    return secs
+                # Skipped: the lock was busy for 100 ms; cron would try again in 15 min.
+                print(f"    retention run skipped the day ({secs * 1000:.0f} ms): {out}")
+            raise RuntimeError(f"the expired day was not {key} in 20 runs")
+
+        def drop() -> tuple[float, float]:
+            # As two cron runs do it: the first detaches the day (its rows are
+            # gone), the next drops the detached table (its files).
+            started = time.perf_counter()
+            detach = purge("pipeline_metrics_partitions")
+            free = purge("pipeline_metrics_partitions_freed")
+            # The writer is measured for at least `window` s with either strategy: a
+            # 100 ms drop alone would leave a handful of inserts to take a p99 of.
+            time.sleep(max(0.0, window - (time.perf_counter() - started)))
+            return detach, free
+
+        def delete() -> tuple[float, int]:
+            started, deleted = time.perf_counter(), 0
+            while True:  # as cron runs it: 50,000 rows per call, back to back here
+                out = self.scalar(f"select {released}()")
+                n = int(out["pipeline_metrics"]) if isinstance(out, dict) else 0
+                deleted += n
+                if n < 50_000:
+                    return time.perf_counter() - started, deleted
+
+        for _ in range(2):  # whatever an earlier run left: detached, then freed
+            self.conn.execute("select monitoring.purge_expired_metrics()")
+        for n in self.args.retention_rows:
+            label = f"{n / 1e6:g}M rows/day"
+            self.fill_expired_day(day, n)
+            lat_drop, (detach, free) = self.run_writer(drop)
+            self.report_latency(
+                f"in the {window:g} s from the detach ({label}: detach {detach * 1000:.0f} ms,"
+                f" drop of the detached table {free * 1000:.0f} ms)",
+                lat_drop,
+            )
+            self.fill_expired_day(day, n)
+            lat_del, (secs_del, deleted) = self.run_writer(delete)
+            self.report_latency(
+                f"while 0.2.0 deletes it ({deleted:,} rows, {secs_del:.1f} s)", lat_del
+            )
+            for _ in range(2):  # the emptied partition: detached, then dropped
+                self.conn.execute("select monitoring.purge_expired_metrics()")
+            self.record(Result(f"retention run detaching the day ({label})", detach * 1000))
+            self.record(Result(f"next run dropping the detached table ({label})", free * 1000))
+            self.record(Result(f"0.2.0 DELETE of the same day ({label})", secs_del * 1000))
+            self.record(
+                Result(
+                    f"writer p99, {window:g} s from the detach ({label})",
+                    percentile(lat_drop, 99),
+                    target=round(5 * b99, 2),
+                )
+            )
+            self.record(
+                Result(f"writer max, {window:g} s from the detach ({label})", max(lat_drop))
+            )
+            self.record(
+                Result(f"writer p99 while 0.2.0 deletes ({label})", percentile(lat_del, 99))
+            )
+
     def report_latency(self, label: str, samples: list[float]) -> None:
         print(
             f"  writer {label}: {len(samples)} inserts, p50 {percentile(samples, 50):.2f} ms, "
@@ -760,7 +894,7 @@ def main() -> None:
     )
     p.add_argument(
         "--only",
-        default="health,views,aggregation,purge",
+        default="health,views,aggregation,purge,retention",
         help="comma-separated parts to measure (default all but backfill, which runs alone)",
     )
     p.add_argument("--health-calls", type=int, default=200)
@@ -797,6 +931,18 @@ def main() -> None:
         "--purge-call",
         default=None,
         help="SQL run instead of purge_expired_metrics(), returning rows deleted (experiments)",
+    )
+    p.add_argument(
+        "--retention-rows",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[200_000, 700_000, 2_100_000],
+        help="rows in the expired day, one measurement each (default 200000,700000,2100000)",
+    )
+    p.add_argument(
+        "--retention-window",
+        type=float,
+        default=10.0,
+        help="seconds of writer latencies counted from the start of a drop (default 10)",
     )
     p.add_argument(
         "--backfill-health-calls", type=int, default=50, help="health calls per back-fill phase"
@@ -846,6 +992,8 @@ def main() -> None:
                 bench.bench_high_cardinality()
         if "purge" in parts:
             bench.bench_purge(shape)
+        if "retention" in parts:
+            bench.bench_retention()
     bench.summary()
 
 

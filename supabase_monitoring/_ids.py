@@ -8,7 +8,6 @@ no uuid7 before Python 3.14.
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 import time
@@ -107,8 +106,11 @@ def finalize(rows: list[dict[str, Any]]) -> None:
         row["id"] = new_id
         when = row.get("timestamp")
         if type(when) is float:
-            whole = math.floor(when)
+            # The same microsecond as the columnar path (_wire._epoch_us): the
+            # time is half of the row's key (id, "timestamp"), so both paths
+            # must name one instant for one row.
+            whole, micros = divmod(int(when * 1_000_000), 1_000_000)
             if whole != second:  # rows of a batch mostly share their second
                 second = whole
                 prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            row["timestamp"] = f"{prefix}.{int((when - whole) * 1_000_000):06d}+00:00"
+            row["timestamp"] = f"{prefix}.{micros:06d}+00:00"

@@ -29,12 +29,16 @@ class TableRef:
 
     schema: str
     name: str
+    #: Columns of the primary key, the upsert's conflict target: a retried
+    #: batch re-sends rows whose key the writer assigned once.
+    conflict: str = "id"
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.name}"
 
 
-PIPELINE_METRICS = TableRef("monitoring", "pipeline_metrics")
+# Partitioned by day on "timestamp": the key must contain the partition key.
+PIPELINE_METRICS = TableRef("monitoring", "pipeline_metrics", conflict="id,timestamp")
 WORKER_ISSUES = TableRef("monitoring", "worker_issues")
 AGGREGATED_METRICS = TableRef("monitoring", "aggregated_metrics")
 QUEUE_SNAPSHOTS = TableRef("monitoring", "queue_snapshots")

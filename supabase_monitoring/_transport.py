@@ -270,7 +270,12 @@ class _TransportBase(Generic[C, H]):
         return (
             self._client.schema(table.schema)
             .table(table.name)
-            .upsert(rows, on_conflict="id", ignore_duplicates=True, returning=_RETURN_MINIMAL)
+            .upsert(
+                rows,
+                on_conflict=table.conflict,
+                ignore_duplicates=True,
+                returning=_RETURN_MINIMAL,
+            )
             .retry(False)
         )
 

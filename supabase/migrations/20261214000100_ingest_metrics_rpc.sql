@@ -16,9 +16,10 @@
 -- date (whole seconds and the remaining microseconds are added separately, so
 -- no double precision rounding happens).
 --
--- Same guarantees as the table insert: the client generates the ids, and
--- ON CONFLICT (id) DO NOTHING makes a retried batch harmless (the function
--- returns how many rows were new). One statement per call, so a refused row
+-- Same guarantees as the table insert: the client generates ids and times
+-- once, and ON CONFLICT (id, "timestamp") DO NOTHING (the primary key since
+-- 20261213000200) makes a retried batch harmless (the function returns how
+-- many rows were new). One statement per call, so a refused row
 -- fails the whole call and the client isolates it by splitting the batch. The
 -- statement-level change-tracking triggers on pipeline_metrics fire as for any
 -- insert. Other writers keep inserting into the table directly.
@@ -65,7 +66,7 @@ begin
   select r.id, p_series_names[r.series], r.value, p_series_tags[r.series],
          to_timestamp(r.us / 1000000) + (r.us % 1000000) * interval '1 microsecond'
   from unnest(p_ids, p_series, p_values, p_timestamps_us) as r(id, series, value, us)
-  on conflict (id) do nothing;
+  on conflict (id, "timestamp") do nothing;
   get diagnostics v_inserted = row_count;
   return v_inserted;
 end;
@@ -73,7 +74,7 @@ $$;
 
 comment on function monitoring.ingest_metrics(uuid[], integer[], double precision[], bigint[], text[], jsonb[]) is
   'Columnar bulk insert into pipeline_metrics: per row an id, a series index, a value and epoch '
-  'microseconds; per series a metric name and tags. ON CONFLICT (id) DO NOTHING; returns the new rows.';
+  'microseconds; per series a metric name and tags. ON CONFLICT (id, "timestamp") DO NOTHING; returns the new rows.';
 
 revoke all on function monitoring.ingest_metrics(uuid[], integer[], double precision[], bigint[], text[], jsonb[])
   from public, anon, authenticated;

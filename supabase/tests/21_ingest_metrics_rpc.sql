@@ -58,8 +58,9 @@ select is(monitoring.ingest_metrics(
   0, 'the same batch sent again (a retry) adds nothing');
 select is(monitoring.ingest_metrics(
     array[(select id from pgtap_ingest_ids where k = 2), gen_random_uuid()], array[1, 1],
-    array[20, 5]::double precision[], array[0, 0]::bigint[], array['pgtap_ingest'], array['{}']::jsonb[]),
-  1, 'a batch overlapping one already written adds only its new rows');
+    array[20, 5]::double precision[], array[(select us from pgtap_ingest_times where k = 2), 0]::bigint[],
+    array['pgtap_ingest'], array['{}']::jsonb[]),
+  1, 'a batch overlapping one already written (same id and time: the key) adds only its new rows');
 reset role;
 
 select results_eq(

@@ -28,6 +28,7 @@ interface Sent {
 
 const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const TIME_FIELDS: Record<string, string> = contract.time_fields;
+const CONFLICT_KEYS: Record<string, string> = contract.conflict_keys;
 
 /** Turns the contract's encodings into JavaScript values ($datetime stays text). */
 function decode(value: unknown): unknown {
@@ -135,7 +136,7 @@ for (const c of cases.filter((c) => c.stored)) {
     const [schema, table] = c.stored!.table.split(".");
     assert.equal(url.pathname, `/rest/v1/${table}`);
     assert.equal(headers.get("content-profile"), schema);
-    assert.equal(url.searchParams.get("on_conflict"), "id");
+    assert.equal(url.searchParams.get("on_conflict"), CONFLICT_KEYS[c.stored!.table]);
     assert.match(headers.get("prefer") ?? "", /resolution=ignore-duplicates/);
     assert.equal(rows.length, 1);
 

@@ -23,6 +23,7 @@ from supabase_monitoring.testing import InMemoryRecorder
 CONTRACT = json.loads((Path(__file__).parent / "cases.json").read_text(encoding="utf-8"))
 CASES = CONTRACT["cases"]
 TIME_FIELDS: dict[str, str] = CONTRACT["time_fields"]
+CONFLICT_KEYS: dict[str, str] = CONTRACT["conflict_keys"]
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -78,6 +79,7 @@ def test_stored_row(case: dict[str, Any]) -> None:
 
     [(table, row)] = recorder.recorded
     assert str(table) == case["stored"]["table"]
+    assert table.conflict == CONFLICT_KEYS[str(table)]  # the upsert's on_conflict
     expected = decode(case["stored"]["row"])
     time_field = TIME_FIELDS[str(table)]
     assert UUID7.match(row.pop("id"))

@@ -20,6 +20,15 @@ def write_spec_rows(conn: psycopg.Connection[tuple[Any, ...]]) -> list[str]:
         '(\'queue_processing\', 12.5, \'{"queue": "upgrade", "success_count": 3}\'), '
         '(\'api_call\', 80, \'{"api": "spotify", "success": true}\')'
     )
+    # Days the partitioned table stores in different places: inside retention,
+    # long expired, and clock-skewed past tomorrow (moved out of the legacy range).
+    conn.execute(
+        'insert into monitoring.pipeline_metrics (metric_name, metric_value, "timestamp") values '
+        "('upgrade.days_ago', 1, now() - interval '13 days'), "
+        "('upgrade.ancient', 2, '2001-01-01 00:00+00'), "
+        "('upgrade.skewed', 3, now() + interval '2 days'), "
+        "('upgrade.far_future', 4, '2035-01-01 00:00+00')"
+    )
     conn.execute(
         "insert into monitoring.worker_issues (worker_name, issue_type, severity, message) "
         "values ('upgrade-probe', 'probe', 'warning', 'kept across upgrades')"
@@ -45,6 +54,21 @@ def test_upgrading_a_release_to_the_current_migrations_keeps_every_row(
     version: str, e2e_stack: E2EStack, tmp_path: Path
 ) -> None:
     assert upgrade_keeps_rows(e2e_stack, tmp_path, version, write_spec_rows) == {}
+    with e2e_stack.db() as conn:
+        where = dict(
+            conn.execute(
+                "select metric_name, tableoid::regclass::text from monitoring.pipeline_metrics "
+                "where metric_name like 'upgrade.%'"
+                " or metric_name in ('queue_processing', 'api_call')"
+            ).fetchall()
+        )
+        total = conn.execute("select count(*) from monitoring.pipeline_metrics").fetchone()
+    legacy = "monitoring_internal.pipeline_metrics_legacy"
+    assert total == (6,), "no row doubled by the move out of the legacy range"
+    assert {where[m] for m in ("queue_processing", "api_call", "upgrade.days_ago")} == {legacy}
+    assert where["upgrade.ancient"] == legacy
+    assert where["upgrade.skewed"].startswith("monitoring_internal.pipeline_metrics_p")
+    assert where["upgrade.far_future"] == "monitoring_internal.pipeline_metrics_default"
 
 
 def test_the_harness_reports_rows_an_upgrade_deletes_or_changes(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from supabase_monitoring import _wire
-from supabase_monitoring._ids import uuid7, uuid7_many
+from supabase_monitoring._ids import finalize, uuid7, uuid7_many
 from supabase_monitoring._rows import api_call_row, metric_row
 
 
@@ -119,3 +119,23 @@ def test_stdlib_fallback_encodes_the_same_document(monkeypatch: pytest.MonkeyPat
 def test_values_orjson_refuses_are_encoded_by_the_stdlib() -> None:
     huge = 2**70
     assert json.loads(_wire.dumps({"n": huge, "s": "é"})) == {"n": huge, "s": "é"}
+
+
+@pytest.mark.parametrize(
+    "when",
+    [1764633600.1234567, 1764633600.9999999, 0.0000015, -0.5, -1.2345674, 1e9 + 0.0000009],
+)
+def test_both_writer_paths_name_the_same_microsecond(when: float) -> None:
+    # The event time is half of the row's key (id, "timestamp"): a row sent by
+    # the columnar RPC and by the bulk insert fallback must be one row.
+    row: dict[str, object] = {
+        "metric_name": "m",
+        "metric_value": 1.0,
+        "tags": {},
+        "timestamp": when,
+    }
+    columnar = _wire._epoch_us(when)
+    finalize([row])
+    iso = row["timestamp"]
+    assert isinstance(iso, str)
+    assert _wire._epoch_us(iso) == columnar

@@ -30,12 +30,12 @@ def query(request: httpx.Request) -> dict[str, list[str]]:
     return parse_qs(urlsplit(str(request.url)).query)
 
 
-def assert_insert(request: httpx.Request, schema: str) -> dict[str, object]:
+def assert_insert(request: httpx.Request, schema: str, conflict: str = "id") -> dict[str, object]:
     assert request.method == "POST"
     assert request.headers["content-profile"] == schema
     assert request.headers["accept-profile"] == schema
     assert prefer(request) == INSERT_PREFER
-    assert query(request)["on_conflict"] == ["id"]
+    assert query(request)["on_conflict"] == [conflict]
     assert request.headers["apikey"] == KEY
     assert request.headers["authorization"] == f"Bearer {KEY}"
     rows = body(request)
@@ -57,7 +57,7 @@ def test_record_metric_posts_one_row_to_pipeline_metrics(api: respx.MockRouter) 
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))
     with sync_client(strict=True) as monitor:
         assert monitor.record_metric("rows_read", 42, {"source": "s3", "shard": 3}, timestamp=when)
-    row = assert_insert(route.calls.last.request, "monitoring")
+    row = assert_insert(route.calls.last.request, "monitoring", "id,timestamp")
     assert row["metric_name"] == "rows_read"
     assert row["metric_value"] == 42.0
     assert row["tags"] == {"source": "s3", "shard": 3}
@@ -70,7 +70,7 @@ def test_record_processing_metric_follows_the_contract(api: respx.MockRouter) ->
     before = datetime.now(UTC)
     with sync_client(strict=True) as monitor:
         monitor.record_processing_metric("artists", 1250.5, 98, 2, tags={"region": "eu"})
-    row = assert_insert(route.calls.last.request, "monitoring")
+    row = assert_insert(route.calls.last.request, "monitoring", "id,timestamp")
     assert row["metric_name"] == "queue_processing"
     assert row["metric_value"] == 1250.5
     assert row["tags"] == {
@@ -279,7 +279,7 @@ async def test_async_client_same_shapes(api: respx.MockRouter) -> None:
         assert monitor.record_event("reset")
         assert await monitor.flush()
         result = await monitor.get_system_health()
-    assert_insert(metrics.calls.last.request, "monitoring")
+    assert_insert(metrics.calls.last.request, "monitoring", "id,timestamp")
     assert_insert(events.calls.last.request, "public")
     assert health.called
     assert result.overall_status is HealthStatus.HEALTHY

@@ -28,11 +28,26 @@ export const API_CALL_METRIC = "api_call";
 export interface TableRef {
   readonly schema: string;
   readonly name: string;
+  /** Primary key columns, the upsert's conflict target (the module assigns them once). */
+  readonly conflict: string;
 }
 
-export const PIPELINE_METRICS: TableRef = { schema: "monitoring", name: "pipeline_metrics" };
-export const WORKER_ISSUES: TableRef = { schema: "monitoring", name: "worker_issues" };
-export const MONITORING_EVENTS: TableRef = { schema: "public", name: "monitoring_events" };
+/** Partitioned by day on "timestamp": its key contains the partition key. */
+export const PIPELINE_METRICS: TableRef = {
+  schema: "monitoring",
+  name: "pipeline_metrics",
+  conflict: "id,timestamp",
+};
+export const WORKER_ISSUES: TableRef = {
+  schema: "monitoring",
+  name: "worker_issues",
+  conflict: "id",
+};
+export const MONITORING_EVENTS: TableRef = {
+  schema: "public",
+  name: "monitoring_events",
+  conflict: "id",
+};
 
 export type Row = Record<string, unknown> & { id: string };
 export type DateInput = Date | string;

@@ -80,6 +80,6 @@ export function upsertRows(
 ): ReturnType<typeof withRetry<unknown>> {
   return withRetry(policy, (signal) =>
     client.schema(table.schema).from(table.name)
-      .upsert(rows, { onConflict: "id", ignoreDuplicates: true })
+      .upsert(rows, { onConflict: table.conflict, ignoreDuplicates: true })
       .abortSignal(signal));
 }
