@@ -16,6 +16,10 @@ EXPLAIN (ANALYZE, BUFFERS) / auto_explain evidence saved under --plans-dir:
     rows per day, each with a concurrent writer's insert latency
   * a one-day retention purge while a concurrent writer inserts: the writer's
     insert latency p50/p99 during the purge against its baseline
+  * --only backfill (on its own: it replaces the data set): --rows over --days
+    loaded as one INSERT ... SELECT into hours the rollups had sealed, then at
+    once health and both views (last hour, 7 days), the refresh run as pg_cron
+    runs it until no hour is left untrusted (each run's time), and the steady state
 
 It prints figures, targets and PASS/FAIL; it is a benchmark, not a test. Parts
 whose functions are not deployed are skipped with a message. Aggregation and
@@ -28,6 +32,7 @@ usage:
   .venv/bin/python benchmarks/sql_scale.py --reset            # load 10M rows, measure
   .venv/bin/python benchmarks/sql_scale.py                    # measure again (tops data up to now)
   .venv/bin/python benchmarks/sql_scale.py --reset --rows 1000000   # quick iteration
+  .venv/bin/python benchmarks/sql_scale.py --only backfill --rows 3000000
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from typing import TypeVar
 
 import psycopg
 import scale_data as data
+from psycopg.types.json import Jsonb
 from scale_measure import (
     WRITER_API,
     Params,
@@ -231,7 +237,11 @@ class Bench:
         if not self.exists("function", "monitoring_internal.refresh_rollups(integer)"):
             return
         started = time.perf_counter()
-        out = self.scalar("select monitoring_internal.refresh_rollups(100000)")
+        # A run stops after ~40 s with 'hours_left' (20261216000400): call again until none.
+        for _ in range(50):
+            out = self.scalar("select monitoring_internal.refresh_rollups(100000)")
+            if not (isinstance(out, dict) and out.get("hours_left")):
+                break
         secs = time.perf_counter() - started
         print(f"  {label}: refresh_rollups() {secs * 1000:,.0f} ms {out}")
 
@@ -326,6 +336,126 @@ class Bench:
             sql = "select * from public.queue_monitoring_view"
             samples = [timed(self.conn, sql)[0] for _ in range(20)]
             self.record(Result("public.queue_monitoring_view (median)", median(samples)))
+
+    # ------------------------------------------------------------ back-fill (issue 11 item 4)
+    BACKFILL_LAST_HOUR = " where hour >= date_trunc('hour', now()) - interval '1 hour'"
+    # Hours of the views' 7-day window without a trusted hour rollup (what refresh has left).
+    BACKFILL_UNTRUSTED_SQL = """
+        select count(*) from generate_series(
+          date_trunc('hour', now() - interval '7 days', 'UTC') + interval '1 hour',
+          date_trunc('hour', now() - interval '2 minutes', 'UTC') - interval '1 hour',
+          interval '1 hour') as g(h)
+        where not exists (select 1 from monitoring_internal.trusted_hours as t where t.hour = g.h)
+    """
+
+    def backfill_reads(self, label: str, targets: tuple[float, float, float | None]) -> None:
+        """Health, then both views over the last hour and over 7 days; medians recorded."""
+        health_t, hour_t, week_t = targets
+        sql = "select public.get_system_health()"
+        calls = self.args.backfill_health_calls
+        samples = [timed(self.conn, sql)[0] for _ in range(calls)]
+        print(f"  {label}: health {calls} calls, {min(samples):.1f} to {max(samples):.1f} ms")
+        self.record(Result(f"{label}: get_system_health median", median(samples), target=health_t))
+        for where, window, runs, target in (
+            (self.BACKFILL_LAST_HOUR, "last hour", self.args.view_runs, hour_t),
+            ("", "7 days", self.args.backfill_week_runs, week_t),
+        ):
+            for view in ("monitoring.queue_metrics", "monitoring.api_metrics"):
+                q = f"select * from {view}{where}"
+                samples = []
+                rows: list[tuple] = []  # type: ignore[type-arg]
+                for _ in range(runs):
+                    ms, rows = timed(self.conn, q)
+                    samples.append(ms)
+                print(
+                    f"  {label}: {view} {window}: {len(rows)} rows, runs "
+                    f"{', '.join(f'{s:.0f}' for s in samples)} ms"
+                )
+                if window == "last hour":
+                    _, plan = explain(self.conn, q)
+                    self.plans.show(f"{view} {window} {label}", plan)
+                self.record(Result(f"{label}: {view} {window}", median(samples), target=target))
+
+    def backfill_refresh_runs(self, shape: data.Shape) -> list[float]:
+        """refresh_rollups() as pg_cron calls it, until no hour of the window is untrusted.
+
+        Between runs (a minute apart under cron) live rows keep arriving (top-up), and
+        one health call and one last-hour read of each view show what a dashboard sees."""
+        runs: list[float] = []
+        left = self.count(self.BACKFILL_UNTRUSTED_SQL)
+        print(f"  untrusted hours in the 7-day window: {left}")
+        while left and len(runs) < self.args.backfill_max_runs:
+            ms, out = timed(self.conn, "select monitoring_internal.refresh_rollups()")
+            runs.append(ms)
+            left = self.count(self.BACKFILL_UNTRUSTED_SQL)
+            print(f"  refresh run {len(runs)}: {ms / 1000:.1f} s, {left} hours left; {out[0][0]}")
+            self.top_up(shape)
+            health = timed(self.conn, "select public.get_system_health()")[0]
+            q = timed(self.conn, f"select * from monitoring.queue_metrics{self.BACKFILL_LAST_HOUR}")
+            a = timed(self.conn, f"select * from monitoring.api_metrics{self.BACKFILL_LAST_HOUR}")
+            print(
+                f"    then: health {health:.1f} ms, last hour queue_metrics {q[0]:.0f} ms, "
+                f"api_metrics {a[0]:.0f} ms"
+            )
+        return runs
+
+    def bench_backfill(self) -> None:
+        """A back-fill of --rows over --days as one INSERT ... SELECT into sealed hours, then
+        the reads at once, the refresh runs until caught up, and the steady state."""
+        print("== reads through a back-fill (replaces the data set)")
+        if not self.need(
+            "backfill",
+            ("function", "monitoring_internal.refresh_rollups(integer)"),
+            ("function", "public.get_system_health()"),
+            ("table", "monitoring.queue_metrics"),
+            ("table", "monitoring.api_metrics"),
+        ):
+            return
+        a = self.args
+        print(f"  truncating {', '.join(BENCH_TABLES)}")
+        self.conn.execute(f"truncate {', '.join(BENCH_TABLES)}")
+        if self.exists("table", "monitoring.aggregation_watermarks"):
+            self.conn.execute("delete from monitoring.aggregation_watermarks")
+        now = self.now()
+        shape = data.shape_for(a.rows, a.days, 0, now)
+        window = {"t0": shape.start, "t1": shape.end}
+        self.conn.execute(data.ISSUES_SQL, {**window, "n": 3000, "open": 12})
+        self.conn.execute(data.EVENTS_SQL, {"t1": now, "n": 35 * 1440})
+        self.conn.execute(data.SNAPSHOTS_SQL, {"t1": now, "n": a.days * 1440})
+        self.vacuum()
+        # Every hour and minute of the window sealed (empty) before the back-fill lands in it.
+        for _ in range(a.backfill_max_runs):
+            if not self.count(self.BACKFILL_UNTRUSTED_SQL):
+                break
+            self.conn.execute("select monitoring_internal.refresh_rollups()")
+        print(
+            f"  sealed the empty window; untrusted hours: {self.count(self.BACKFILL_UNTRUSTED_SQL)}"
+        )
+        print(
+            f"  back-fill: {a.rows:,} metrics over {a.days} days as one INSERT ... SELECT "
+            f"(load average {os.getloadavg()[0]:.2f})"
+        )
+        started = time.perf_counter()
+        self.conn.execute(data.METRICS_SQL, {**window, "n": a.rows})
+        secs = time.perf_counter() - started
+        print(f"  loaded in {secs:.1f} s ({a.rows / secs:,.0f} metrics/s), one transaction")
+        self.record(Result("back-fill load (one INSERT ... SELECT)", secs, "s"))
+        self.conn.execute(
+            "insert into public.monitoring_events (event_type, details, created_at)"
+            " values (%s, %s, %s)",
+            (data.LOAD_EVENT, Jsonb(shape.to_json()), shape.end),
+        )
+        # Live writers kept writing while the load ran: the minutes since, in small batches.
+        self.top_up(shape)
+        self.backfill_reads("before any refresh", (50.0, 500.0, None))
+        runs = self.backfill_refresh_runs(shape)
+        for i, ms in enumerate(runs, 1):
+            self.record(Result(f"refresh run {i} after the back-fill", ms / 1000, "s"))
+        self.record(Result("refresh runs until caught up", len(runs), "runs", target=2))
+        # Steady state: autovacuum has analyzed the table, cron refreshed the last minute.
+        self.vacuum()
+        self.steady(shape)
+        self.backfill_reads("steady state", (25.0, 50.0, 2000.0))
 
     # ------------------------------------------------------------ aggregation
     def release_function(self) -> str:
@@ -796,7 +926,7 @@ def main() -> None:
     p.add_argument(
         "--only",
         default="health,views,aggregation,purge,retention",
-        help="comma-separated parts to measure (default all)",
+        help="comma-separated parts to measure (default all but backfill, which runs alone)",
     )
     p.add_argument("--health-calls", type=int, default=200)
     p.add_argument("--view-runs", type=int, default=5)
@@ -851,6 +981,15 @@ def main() -> None:
         default=10.0,
         help="seconds of writer latencies counted from the start of a drop (default 10)",
     )
+    p.add_argument(
+        "--backfill-health-calls", type=int, default=50, help="health calls per back-fill phase"
+    )
+    p.add_argument(
+        "--backfill-week-runs", type=int, default=3, help="7-day view runs per back-fill phase"
+    )
+    p.add_argument(
+        "--backfill-max-runs", type=int, default=20, help="refresh runs before giving up"
+    )
     p.add_argument("--plans-dir", default="/tmp/sql_scale_plans")
     p.add_argument("--plan-lines", type=int, default=12)
     p.add_argument("--nested-shown", type=int, default=3)
@@ -871,6 +1010,13 @@ def main() -> None:
         f"target: {bench.conn.info.host}:{bench.conn.info.port} {settings[0] if settings else ''}"
     )
     parts = {s.strip() for s in args.only.split(",")}
+    if "backfill" in parts:
+        if parts != {"backfill"}:
+            sys.exit("--only backfill replaces the data set: run it on its own")
+        with bench.cron_paused():
+            bench.bench_backfill()
+        bench.summary()
+        return
     with bench.cron_paused():
         shape = bench.prepare()
         if "health" in parts:
