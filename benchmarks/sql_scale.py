@@ -458,16 +458,26 @@ class Bench:
         self.backfill_reads("steady state", (25.0, 50.0, 2000.0))
 
     # ------------------------------------------------------------ aggregation
+    def released_function(
+        self, migration: str, function: str, renames: dict[str, str] | None = None
+    ) -> str:
+        """A release 0.2.0 function, taken from its migration (never edited), as a
+        temporary function of this session; `renames` retargets names in its body."""
+        temp = f"pg_temp.{function.split('.')[1]}_0_2_0"
+        sql = (MIGRATIONS / migration).read_text()
+        start = sql.index(f"create or replace function {function}(")
+        end = sql.index("\n$$;", start) + len("\n$$;")
+        body = sql[start:end].replace(f"{function}(", f"{temp}(", 1)
+        for old, new in (renames or {}).items():
+            body = body.replace(old, new)
+        self.conn.execute(body)
+        return temp
+
     def release_function(self) -> str:
         """Release 0.2.0's aggregate_metrics as a temporary function of this session."""
-        name = "pg_temp.aggregate_metrics_0_2_0"
-        if not self.exists("function", f"{name}(text,timestamptz)"):
-            sql = (MIGRATIONS / "20261201000400_monitoring_aggregation.sql").read_text()
-            start = sql.index("create or replace function monitoring.aggregate_metrics(")
-            end = sql.index("\n$$;", start) + len("\n$$;")
-            body = sql[start:end].replace("monitoring.aggregate_metrics(", f"{name}(", 1)
-            self.conn.execute(body)
-        return name
+        return self.released_function(
+            "20261201000400_monitoring_aggregation.sql", "monitoring.aggregate_metrics"
+        )
 
     def rerun_aggregation(
         self,
@@ -766,16 +776,11 @@ class Bench:
         the partitioned parent: it deletes from the expired day's partition, a
         heap as 0.2.0's table was (smaller, so if anything it flatters 0.2.0).
         """
-        text = (MIGRATIONS / "20261201000500_monitoring_retention.sql").read_text()
-        start = text.index("create or replace function monitoring.purge_expired_metrics(")
-        end = text.index("$$;", start) + 3
-        body = (
-            text[start:end]
-            .replace("monitoring.purge_expired_metrics(", "pg_temp.purge_expired_metrics_0_2_0(", 1)
-            .replace("monitoring.pipeline_metrics", table)
+        return self.released_function(
+            "20261201000500_monitoring_retention.sql",
+            "monitoring.purge_expired_metrics",
+            {"monitoring.pipeline_metrics": table},
         )
-        self.conn.execute(body)
-        return "pg_temp.purge_expired_metrics_0_2_0"
 
     def fill_expired_day(self, day: datetime, n: int) -> None:
         """n rows in one UTC day long past retention, in that day's own partition."""
