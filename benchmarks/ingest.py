@@ -42,8 +42,10 @@ from prometheus_client import CollectorRegistry, Counter
 from supabase import ClientOptions, create_client
 from supabase_monitoring import BatchingConfig, MonitoringClient
 from supabase_monitoring._batching import BatchingSink
-from supabase_monitoring._ids import finalize
+from supabase_monitoring._columns import MetricBatch
 from supabase_monitoring._sink import SinkContext
+from supabase_monitoring._tables import PIPELINE_METRICS
+from supabase_monitoring._transport import _bulk_rows
 from supabase_monitoring._wire import (
     ENCODER,
     INGEST_METRICS_COLUMNS,
@@ -265,20 +267,20 @@ class RestWriter:
             timeout=60,
         )
 
-    def bulk(self, _table: Any, rows: list[dict[str, Any]]) -> None:
-        finalize(rows)
+    def bulk(self, _table: Any, batch: MetricBatch) -> None:
+        rows = _bulk_rows(batch)  # the SDK's fallback: the batch's ids, ISO timestamps
         self.http.post(
             "/pipeline_metrics",
-            params={"on_conflict": "id", "columns": BULK_COLUMNS},
+            params={"on_conflict": PIPELINE_METRICS.conflict, "columns": BULK_COLUMNS},
             content=dumps(rows),
             headers={"Prefer": "resolution=ignore-duplicates,return=minimal"},
         ).raise_for_status()
 
-    def rpc(self, _table: Any, rows: list[dict[str, Any]]) -> None:
+    def rpc(self, _table: Any, batch: MetricBatch) -> None:
         response = self.http.post(
             "/rpc/ingest_metrics",
             params={"columns": INGEST_METRICS_COLUMNS},
-            content=ingest_metrics_body(rows),
+            content=ingest_metrics_body(batch),
         )
         response.raise_for_status()
         if not isinstance(response.json(), int):
@@ -288,12 +290,15 @@ class RestWriter:
         self.http.close()
 
 
-def writer_client(write: Callable[[Any, list[dict[str, Any]]], None]) -> MonitoringClient:
+def writer_client(write: Callable[[Any, MetricBatch], None]) -> MonitoringClient:
     """A client whose batching sink writes through ``write`` (same call site, same sink)."""
 
     def build(_context: SinkContext) -> BatchingSink[Any]:
         return BatchingSink(
-            write, is_transient=is_transient, config=BatchingConfig(max_batch_size=E2E_BATCH)
+            write,  # type: ignore[arg-type]  # only metrics are recorded here
+            is_transient=is_transient,
+            config=BatchingConfig(max_batch_size=E2E_BATCH),
+            metrics_table=PIPELINE_METRICS,
         )
 
     return MonitoringClient.from_env(sink=build)

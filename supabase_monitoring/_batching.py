@@ -3,10 +3,12 @@ background flusher turns the buffer into bulk inserts.
 
 Why it is shaped like this:
 
-* ``submit`` is the worker's hot path. It does no I/O and allocates one
-  tuple; the room check and the append happen under one uncontended lock of
-  their own (never held by a flusher), so many threads submitting at once
-  cannot push the buffer past its bound.
+* ``submit`` is the worker's hot path. It does no I/O; the room check and
+  the append happen under one uncontended lock of their own (a flusher takes
+  it only to cut a batch of metrics), so many threads submitting at once
+  cannot push the buffer past its bound. Metrics, most of the traffic, are
+  held as flat columns (``_columns``): no per-row container for the garbage
+  collector to walk; other rows wait in a deque.
 * The buffer is bounded (rows waiting + rows in flight). When full, rows are
   dropped and counted, or the caller waits at most ``block_timeout``
   (thread sink only: the asyncio sink's ``submit`` runs on the loop and never waits).
@@ -38,6 +40,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._columns import WIDTH, MetricBatch, metric_row
 from ._heartbeat import HEARTBEAT_RPC, Heartbeat, HeartbeatConfig
 from ._ids import finalize
 from ._retry import Backoff
@@ -54,15 +57,18 @@ logger = logging.getLogger("supabase_monitoring")
 T = TypeVar("T", bound=Hashable)
 _DEADLINE_MARGIN = 0.05  # seconds the flusher reserves before a close deadline
 Row = dict[str, Any]
-Batch = list[Row]
+Batch = list[Row] | MetricBatch
 
 
 @dataclass(frozen=True)
 class BatchingConfig:
     """Tuning knobs for the background writer."""
 
-    max_batch_size: int = 2000
-    """Rows per bulk insert."""
+    max_batch_size: int = 5000
+    """Rows per request at most. Each request costs the writer ~1 ms of CPU
+    whatever its size (httpx, headers, the response), so full batches are
+    large: flat out, a 2,000-row batch spent about as much CPU per row on the
+    request as on encoding it."""
     concurrency: int = 2
     """Batches in flight at once (one flusher thread or task each): while one batch
     is on the wire, PostgREST can already be parsing the next."""
@@ -109,20 +115,26 @@ class _BufferCore(Generic[T]):
     """State and bookkeeping shared by the thread and asyncio flushers."""
 
     def __init__(
-        self, config: BatchingConfig, is_transient: Callable[[BaseException], bool], name: str
+        self,
+        config: BatchingConfig,
+        is_transient: Callable[[BaseException], bool],
+        name: str,
+        metrics_table: T | None = None,
     ) -> None:
         self.config = config
         self.is_transient = is_transient
         self.name = name
+        self.metrics_table = metrics_table  # the key metric batches are written under
         self.backoff = Backoff(config.retry_initial, config.retry_max)
         self._reset()
 
     def _reset(self) -> None:
         self.queue: deque[tuple[T, Row]] = deque()
+        self.metrics: list[Any] = []  # pipeline_metrics rows, WIDTH slots each (_columns)
         self.lock = threading.Lock()  # guards the counters below, never taken by submit
-        # Makes submit's room check and append one step. Only submitters take
-        # it; take() counts rows in flight before popping them, so the sum
-        # submit reads is never below the truth.
+        # Makes submit's room check and append one step. take() counts rows in
+        # flight before removing them, so the sum submit reads is never below
+        # the truth.
         self.submit_lock = threading.Lock()
         self.inflight = 0
         self.written = 0
@@ -140,8 +152,22 @@ class _BufferCore(Generic[T]):
         self._drops_since_log = 0
 
     # ---- hot path -------------------------------------------------------
+    def waiting(self) -> int:
+        """Rows accepted and not yet taken by a flusher."""
+        return len(self.queue) + len(self.metrics) // WIDTH
+
     def has_room(self) -> bool:
-        return len(self.queue) + self.inflight < self.config.max_buffer
+        return self.waiting() + self.inflight < self.config.max_buffer
+
+    def append_metric(self, name: str, value: float, tags: Any, when: Any, row_id: Any) -> int:
+        """Queue one metric as columns; the rows waiting before it, or -1 when there is no room."""
+        metrics = self.metrics
+        with self.submit_lock:
+            size = len(self.queue) + len(metrics) // WIDTH
+            if self.closed or size + self.inflight >= self.config.max_buffer:
+                return -1
+            metrics += (name, value, tags, when, row_id)
+        return size
 
     def record_drop(self) -> bool:
         with self.lock:
@@ -173,25 +199,29 @@ class _BufferCore(Generic[T]):
         108 requests/s of 9 rows at 1,000 metrics/s (benchmarks/soak.py), where
         the per-request work was most of the process's CPU per metric.
         """
-        if not self.queue:
+        waiting = self.waiting()
+        if not waiting:
             return False
-        return (
-            first
-            or stopping
-            or self.flush_waiters > 0
-            or len(self.queue) >= self.config.max_batch_size
-        )
+        return first or stopping or self.flush_waiters > 0 or waiting >= self.config.max_batch_size
 
     def take(self) -> dict[T, Batch]:
-        """Move up to one batch of rows from the queue to in-flight, grouped by table."""
+        """Move up to one batch of rows to in-flight, grouped by table (metrics first)."""
         groups: dict[T, Batch] = {}
+        limit = self.config.max_batch_size
         with self.lock:
+            metrics = self.metrics
+            m = min(len(metrics) // WIDTH, limit)
             q = self.queue
-            n = min(len(q), self.config.max_batch_size)
-            self.inflight += n
+            n = min(len(q), limit - m)
+            self.inflight += m + n
+            if m:
+                # Submitters only append at the end meanwhile: the cut stays whole rows.
+                cut = m * WIDTH
+                groups[self.metrics_table] = MetricBatch(metrics[:cut])  # type: ignore[index]
+                del metrics[:cut]
             for _ in range(n):
                 table, row = q.popleft()
-                groups.setdefault(table, []).append(row)
+                groups.setdefault(table, []).append(row)  # type: ignore[union-attr]
         return groups
 
     def detach(self) -> None:
@@ -223,22 +253,23 @@ class _BufferCore(Generic[T]):
                 self.retries += 1
 
     def abandon_queue(self) -> None:
-        with self.lock:
-            n = len(self.queue)
+        with self.submit_lock, self.lock:
+            n = self.waiting()
             self.queue.clear()
+            self.metrics.clear()
             self.abandoned += n
         if n:
             self._log_drops(n)
 
     def pending(self) -> int:
-        return len(self.queue) + self.inflight
+        return self.waiting() + self.inflight
 
     def done_count(self) -> int:
         return self.written + self.rejected + self.abandoned
 
     def stats(self) -> SinkStats:
         with self.lock:
-            pending = len(self.queue) + self.inflight
+            pending = self.waiting() + self.inflight
             return SinkStats(
                 enqueued=self.written + self.rejected + self.abandoned + pending,
                 written=self.written,
@@ -319,10 +350,14 @@ class _SinkBase(Generic[T]):
         name: str,
         strict: bool,
         heartbeat: bool,
+        metrics_table: T | None,
     ) -> None:
         self.config = config or BatchingConfig()
         self._strict = strict
-        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name)
+        self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name, metrics_table)
+        self.metrics_table = metrics_table
+        """Rows submitted for this table are held as columns and written as
+        :class:`MetricBatch` (None: every row is a dict)."""
         self._deadline: float | None = None
         hb = self.config.heartbeat
         self.heartbeat: Heartbeat | None = Heartbeat(hb) if heartbeat and hb is not None else None
@@ -346,6 +381,17 @@ class _SinkBase(Generic[T]):
     def _past_deadline(self) -> bool:
         # Stop a little early so close() sees the flusher finish in time.
         return self._deadline is not None and time.monotonic() >= self._deadline - _DEADLINE_MARGIN
+
+
+def _metric_fields(row: Row) -> tuple[Any, Any, Any, Any, Any]:
+    # A pipeline_metrics dict row submitted as such: its columns.
+    return (
+        row.get("metric_name"),
+        row.get("metric_value"),
+        row.get("tags") or {},
+        row.get("timestamp"),
+        row.get("id"),
+    )
 
 
 # =============================================================== threads
@@ -384,8 +430,11 @@ class BatchingSink(_SinkBase[T]):
         on_fork_child: Callable[[], None] | None = None,
         strict: bool = False,
         heartbeat_rpc: Callable[[dict[str, Any]], object] | None = None,
+        metrics_table: T | None = None,
     ) -> None:
-        super().__init__(config, is_transient, name, strict, heartbeat_rpc is not None)
+        super().__init__(
+            config, is_transient, name, strict, heartbeat_rpc is not None, metrics_table
+        )
         self._write_batch = write_batch
         self._on_fork_child = on_fork_child
         self._heartbeat_rpc = heartbeat_rpc
@@ -404,7 +453,7 @@ class BatchingSink(_SinkBase[T]):
             transport = context.transport
 
             def write_batch(table: TableRef, rows: Batch) -> None:
-                if table == PIPELINE_METRICS:  # the columnar RPC, ids given by its encoder
+                if isinstance(rows, MetricBatch):  # the columnar RPC, ids given by its encoder
                     transport.write_metrics(rows)
                     return
                 finalize(rows)  # once per batch, in the flusher, not on the worker's thread
@@ -420,6 +469,7 @@ class BatchingSink(_SinkBase[T]):
                 strict=context.strict,
                 on_fork_child=context.transport.reset_after_fork,
                 heartbeat_rpc=heartbeat,
+                metrics_table=PIPELINE_METRICS,
             )
 
         return build
@@ -445,12 +495,27 @@ class BatchingSink(_SinkBase[T]):
             self._start()
 
     # ---- public API -----------------------------------------------------
+    def submit_metric(
+        self, name: str, value: float, tags: Any, when: Any, row_id: Any = None
+    ) -> bool:
+        """Queue one pipeline_metrics row as columns (see ``metric_submitter``)."""
+        size = self._core.append_metric(name, value, tags, when, row_id)
+        if size < 0:
+            return self._core.record_drop()
+        if not self._threads:
+            self._start()
+        if size + 1 >= self._batch_size and not self._wake.is_set():
+            self._wake.set()
+        return True
+
     def submit(self, table: T, row: Row) -> bool:
         """Queue a row; False when it was dropped. Never raises, never does I/O."""
+        if self.metrics_table is not None and table == self.metrics_table:
+            return self.submit_metric(*_metric_fields(row))
         core = self._core
         queue = core.queue
         with core.submit_lock:
-            size = len(queue)
+            size = core.waiting()
             room = not core.closed and size + core.inflight < self._max_buffer
             if room:
                 queue.append((table, row))
@@ -474,7 +539,7 @@ class BatchingSink(_SinkBase[T]):
     def _wait_flushed(self, timeout: float | None) -> bool:
         core = self._core
         with core.lock:
-            target = core.done_count() + len(core.queue) + core.inflight
+            target = core.done_count() + core.pending()
         if core.done_count() >= target:
             return True
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -557,7 +622,7 @@ class BatchingSink(_SinkBase[T]):
     def _run(self) -> None:
         core = self._core
         while True:
-            if not self._stop.is_set() and len(core.queue) < self.config.max_batch_size:
+            if not self._stop.is_set() and core.waiting() < self.config.max_batch_size:
                 self._wake.wait(self.config.flush_interval)
             self._wake.clear()
             if self._heartbeat_due() and self.heartbeat and self._heartbeat_rpc:
@@ -621,8 +686,11 @@ class AsyncBatchingSink(_SinkBase[T]):
         name: str = "supabase_monitoring",
         strict: bool = False,
         heartbeat_rpc: Callable[[dict[str, Any]], Awaitable[object]] | None = None,
+        metrics_table: T | None = None,
     ) -> None:
-        super().__init__(config, is_transient, name, strict, heartbeat_rpc is not None)
+        super().__init__(
+            config, is_transient, name, strict, heartbeat_rpc is not None, metrics_table
+        )
         if self.config.block_timeout > 0:
             raise ValueError(
                 "block_timeout applies to the thread sink only: the asyncio sink's submit "
@@ -650,7 +718,7 @@ class AsyncBatchingSink(_SinkBase[T]):
             transport = context.transport
 
             async def write_batch(table: TableRef, rows: Batch) -> None:
-                if table == PIPELINE_METRICS:
+                if isinstance(rows, MetricBatch):
                     await transport.write_metrics(rows)
                     return
                 finalize(rows)
@@ -665,6 +733,7 @@ class AsyncBatchingSink(_SinkBase[T]):
                 config=config,
                 strict=context.strict,
                 heartbeat_rpc=heartbeat,
+                metrics_table=PIPELINE_METRICS,
             )
 
         return build
@@ -678,18 +747,33 @@ class AsyncBatchingSink(_SinkBase[T]):
             name = f"{self._core.name}-flusher-{len(self._tasks)}"
             self._tasks.append(loop.create_task(self._run(), name=name))
 
+    def submit_metric(
+        self, name: str, value: float, tags: Any, when: Any, row_id: Any = None
+    ) -> bool:
+        """Queue one pipeline_metrics row as columns (see ``metric_submitter``)."""
+        size = self._core.append_metric(name, value, tags, when, row_id)
+        if size < 0:
+            return self._core.record_drop()
+        return self._queued(size + 1)
+
     def submit(self, table: T, row: Row) -> bool:
         """Queue a row; False when it was dropped. Never raises, never awaits."""
+        if self.metrics_table is not None and table == self.metrics_table:
+            return self.submit_metric(*_metric_fields(row))
         core = self._core
-        if core.closed or len(core.queue) + core.inflight >= self.config.max_buffer:
+        if core.closed or core.pending() >= self.config.max_buffer:
             return core.record_drop()
         core.queue.append((table, row))
+        return self._queued(core.waiting())
+
+    def _queued(self, waiting: int) -> bool:
+        # After an append: start the flushers on first use, wake one for a full batch.
         if not self._tasks:
             try:
                 self._ensure_tasks()
             except RuntimeError:  # no running loop yet: the rows wait for flush()/close()
                 return True
-        if len(core.queue) >= self.config.max_batch_size:
+        if waiting >= self.config.max_batch_size:
             self._wake.set()
         return True
 
@@ -725,7 +809,7 @@ class AsyncBatchingSink(_SinkBase[T]):
         """Stop accepting rows, deliver what is buffered until ``timeout``, drop the rest."""
         core = self._core
         core.closed = True
-        if core.queue:
+        if core.waiting():
             self._ensure_tasks()
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._stop.set()
@@ -751,7 +835,7 @@ class AsyncBatchingSink(_SinkBase[T]):
         core = self._core
         self._tasks_ran = True
         while True:
-            if not self._stop.is_set() and len(core.queue) < self.config.max_batch_size:
+            if not self._stop.is_set() and core.waiting() < self.config.max_batch_size:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.config.flush_interval)
             self._wake.clear()
@@ -798,3 +882,24 @@ class AsyncBatchingSink(_SinkBase[T]):
             core.settle(written=len(rows))
             return
         core.settle(abandoned=len(rows))
+
+
+#: Hands one metric (name, value, tags, event time) to a sink; False when dropped.
+MetricSubmit = Callable[[str, float, dict[str, Any], float | str], bool]
+
+
+def metric_submitter(sink: object) -> MetricSubmit:
+    """How a client hands metrics to ``sink``.
+
+    A batching sink with a metrics table takes them as columns
+    (``submit_metric``); any other sink gets a pipeline_metrics dict row with a
+    tags dict of its own (the hot path may share one between rows).
+    """
+    if isinstance(sink, BatchingSink | AsyncBatchingSink) and sink.metrics_table is not None:
+        return sink.submit_metric
+    submit = sink.submit  # type: ignore[attr-defined]
+
+    def submit_row(name: str, value: float, tags: dict[str, Any], when: float | str) -> bool:
+        return bool(submit(PIPELINE_METRICS, metric_row(name, value, tags, when)))
+
+    return submit_row

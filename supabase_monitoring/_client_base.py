@@ -16,19 +16,19 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from ._batching import BatchingConfig
+from ._batching import BatchingConfig, MetricSubmit, metric_submitter
 from ._config import env_credentials, env_disabled, safe_url
 from ._retry import RetryPolicy
 from ._rows import (
-    api_call_row,
+    api_call_fields,
     event_row,
     issue_row,
-    metric_row,
-    processing_row,
+    metric_fields,
+    processing_fields,
     queue_snapshot_row,
 )
 from ._sink import NullSink, RowSink
-from ._tables import MONITORING_EVENTS, PIPELINE_METRICS, QUEUE_SNAPSHOTS, WORKER_ISSUES
+from ._tables import MONITORING_EVENTS, QUEUE_SNAPSHOTS, WORKER_ISSUES
 from ._timers import ApiCallTimer, BatchTimer
 from ._transport import AsyncTransport, SyncTransport
 from .errors import ConfigurationError, InvalidInputError, MonitoringError
@@ -46,6 +46,7 @@ class RecordingMixin:
     """``record_*`` methods and timers on top of ``self._sink`` and ``self._strict``."""
 
     _sink: RowSink | AsyncRowSink
+    _put_metric: MetricSubmit  # how metrics reach _sink (``metric_submitter``)
     _strict: bool
     _invalid = 0
     _invalid_lock = threading.Lock()  # the error path only; one lock for all clients is enough
@@ -82,7 +83,7 @@ class RecordingMixin:
         timezone-aware. Returns False if the metric was not accepted.
         """
         try:
-            return self._sink.submit(PIPELINE_METRICS, metric_row(name, value, tags, timestamp))
+            return self._put_metric(*metric_fields(name, value, tags, timestamp))
         except Exception as exc:
             if self._strict:
                 raise
@@ -107,16 +108,17 @@ class RecordingMixin:
         check read.
         """
         try:
-            row = processing_row(
-                queue_name,
-                processing_time_ms,
-                success_count,
-                error_count,
-                batch_size,
-                tags,
-                timestamp,
+            return self._put_metric(
+                *processing_fields(
+                    queue_name,
+                    processing_time_ms,
+                    success_count,
+                    error_count,
+                    batch_size,
+                    tags,
+                    timestamp,
+                )
             )
-            return self._sink.submit(PIPELINE_METRICS, row)
         except Exception as exc:
             if self._strict:
                 raise
@@ -140,10 +142,11 @@ class RecordingMixin:
         when given.
         """
         try:
-            row = api_call_row(
-                api_name, duration_ms, success, endpoint, status_code, tags, timestamp
+            return self._put_metric(
+                *api_call_fields(
+                    api_name, duration_ms, success, endpoint, status_code, tags, timestamp
+                )
             )
-            return self._sink.submit(PIPELINE_METRICS, row)
         except Exception as exc:
             if self._strict:
                 raise
@@ -291,7 +294,7 @@ class ClientBase(RecordingMixin, Generic[TransportT, SinkT]):
         if self._disabled:
             # No network at all; a ready sink passed explicitly (a test
             # recorder) still gets the rows.
-            self._sink = self._adopt_sink(sink if ready else NullSink())
+            self._use_sink(sink if ready else NullSink())
             return
         if client is not None:
             if url is not None or key is not None:
@@ -306,7 +309,7 @@ class ClientBase(RecordingMixin, Generic[TransportT, SinkT]):
             self._transport = self._transport_type.connect(url, key, timeout=timeout)  # type: ignore[assignment]
             self._url = safe_url(url)
         if ready:
-            self._sink = self._adopt_sink(sink)
+            self._use_sink(sink)
             return
         if self._transport is None:
             raise ConfigurationError(
@@ -314,7 +317,11 @@ class ClientBase(RecordingMixin, Generic[TransportT, SinkT]):
                 f"{self._supabase_client_name}, or a ready sink such as testing.InMemoryRecorder"
             )
         factory = self._factory_for(batching) if sink is None else sink
-        self._sink = self._adopt_sink(factory(self._sink_context(self._transport)))  # type: ignore[operator]
+        self._use_sink(factory(self._sink_context(self._transport)))  # type: ignore[operator]
+
+    def _use_sink(self, sink: object) -> None:
+        self._sink = self._adopt_sink(sink)
+        self._put_metric = metric_submitter(self._sink)
 
     # ---- what a subclass decides --------------------------------------
     def _adopt_sink(self, sink: object) -> SinkT:

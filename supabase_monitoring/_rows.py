@@ -1,9 +1,15 @@
-"""Row dicts for each table, built from validated call arguments.
+"""Rows for each table, built from validated call arguments.
 
 Every row gets a client-generated UUIDv7 ``id`` (so re-sending a batch is
 harmless) and an explicit, timezone-aware event time taken when the call is
 made, not when a background writer gets round to sending it. Rows for one
 table always have the same keys: a bulk insert lists its columns once.
+
+Metrics are the hot path: their builders return :data:`MetricFields` (name,
+value, tags, event time), which a batching sink stores as columns
+(``_columns``); the id is given later, by the writer, for a whole batch. The
+common ``record_api_call`` reuses one tags dict per API and outcome, so
+metric tags are read-only once built.
 
 Metric names and tag shapes follow the contract in docs/architecture.md that
 the views and the health check read.
@@ -36,13 +42,18 @@ from .errors import InvalidInputError
 __all__ = [
     "API_CALL_METRIC",
     "QUEUE_PROCESSING_METRIC",
-    "api_call_row",
+    "MetricFields",
+    "api_call_fields",
     "event_row",
     "issue_row",
-    "metric_row",
-    "processing_row",
+    "metric_fields",
+    "processing_fields",
     "queue_snapshot_row",
 ]
+
+#: A pipeline_metrics row as the hot path builds it: name, value, tags (read-only),
+#: event time (epoch seconds, or ISO text of a caller's datetime).
+MetricFields = tuple[str, float, dict[str, Any], float | str]
 
 QUEUE_PROCESSING_METRIC = "queue_processing"
 API_CALL_METRIC = "api_call"
@@ -93,21 +104,22 @@ def _details(details: Mapping[str, Any] | None) -> dict[str, Any]:
     return check_json_object(details, "details", max_bytes=MAX_DETAILS_BYTES)
 
 
-def metric_row(
+_NO_TAGS: dict[str, Any] = {}  # shared, never mutated (tags are read-only once built)
+
+
+def metric_fields(
     name: object,
     value: object,
     tags: Mapping[str, Any] | None,
     timestamp: datetime | None,
-) -> dict[str, Any]:
+) -> MetricFields:
     """A monitoring.pipeline_metrics row."""
-    return {
-        "metric_name": name
-        if type(name) is str and name in _CHECKED_NAMES
-        else _name(name, "metric_name"),
-        "metric_value": check_number(value, "metric_value"),
-        "tags": _tags(tags),
-        "timestamp": _metric_time(timestamp),
-    }
+    return (
+        name if type(name) is str and name in _CHECKED_NAMES else _name(name, "metric_name"),
+        check_number(value, "metric_value"),
+        _NO_TAGS if tags is None else _tags(tags),
+        _metric_time(timestamp),
+    )
 
 
 def _reserved(tags: dict[str, Any], keys: frozenset[str]) -> None:
@@ -120,7 +132,7 @@ def _reserved(tags: dict[str, Any], keys: frozenset[str]) -> None:
         )
 
 
-def processing_row(
+def processing_fields(
     queue_name: object,
     processing_time_ms: object,
     success_count: object,
@@ -128,7 +140,7 @@ def processing_row(
     batch_size: object | None,
     tags: Mapping[str, Any] | None,
     timestamp: datetime | None,
-) -> dict[str, Any]:
+) -> MetricFields:
     """A ``queue_processing`` metric: one processed batch of a queue."""
     successes = check_count(success_count, "success_count")
     errors = check_count(error_count, "error_count")
@@ -143,15 +155,30 @@ def processing_row(
         error_count=errors,
         batch_size=size,
     )
-    return {
-        "metric_name": QUEUE_PROCESSING_METRIC,
-        "metric_value": check_number(processing_time_ms, "processing_time_ms", non_negative=True),
-        "tags": extra,
-        "timestamp": _metric_time(timestamp),
-    }
+    return (
+        QUEUE_PROCESSING_METRIC,
+        check_number(processing_time_ms, "processing_time_ms", non_negative=True),
+        extra,
+        _metric_time(timestamp),
+    )
 
 
-def api_call_row(
+#: The tags of a plain API call (no endpoint, status or extra tags), one dict
+#: per checked API name and outcome, shared by every such row: building and
+#: later encoding them once is most of what a plain call saves.
+_API_TAGS: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]] = ({}, {})
+
+
+def _plain_api_tags(api_name: str, success: bool) -> dict[str, Any]:
+    api = _name(api_name, "api_name")
+    cache = _API_TAGS[success]
+    if len(cache) >= _MAX_CHECKED_NAMES:
+        cache.clear()
+    tags = cache[api_name] = {"api": api, "success": "true" if success else "false"}
+    return tags
+
+
+def api_call_fields(
     api_name: object,
     duration_ms: object,
     success: object,
@@ -159,12 +186,20 @@ def api_call_row(
     status_code: object | None,
     tags: Mapping[str, Any] | None,
     timestamp: datetime | None,
-) -> dict[str, Any]:
+) -> MetricFields:
     """An ``api_call`` metric; ``success`` is stored as the strings "true"/"false"."""
     if type(success) is not bool:
         raise InvalidInputError(f"success must be a bool, got {type(success).__name__}")
-    # The common call (no extra tags, a known API, a float duration) takes the
-    # shortest path: this runs on the worker's thread for every call.
+    if type(duration_ms) is not float or not 0.0 <= duration_ms < _INF:
+        duration_ms = check_number(duration_ms, "duration_ms", non_negative=True)
+    when = _time() if timestamp is None else check_datetime(timestamp, "timestamp")
+    # The common call (a checked API name, nothing else) takes the shortest
+    # path: this runs on the worker's thread for every call.
+    if tags is None and endpoint is None and status_code is None and type(api_name) is str:
+        plain = _API_TAGS[success].get(api_name)
+        if plain is None:
+            plain = _plain_api_tags(api_name, success)
+        return API_CALL_METRIC, duration_ms, plain, when
     if type(api_name) is str and api_name in _CHECKED_NAMES:
         api = api_name
     else:
@@ -183,14 +218,7 @@ def api_call_row(
         if not 100 <= code <= 599:
             raise InvalidInputError(f"status_code must be an HTTP status (100-599), got {code}")
         extra["status_code"] = str(code)
-    if type(duration_ms) is not float or not 0.0 <= duration_ms < _INF:
-        duration_ms = check_number(duration_ms, "duration_ms", non_negative=True)
-    return {
-        "metric_name": API_CALL_METRIC,
-        "metric_value": duration_ms,
-        "tags": extra,
-        "timestamp": _time() if timestamp is None else check_datetime(timestamp, "timestamp"),
-    }
+    return API_CALL_METRIC, duration_ms, extra, when
 
 
 def issue_row(

@@ -28,6 +28,7 @@ import httpx
 from postgrest import APIError
 from postgrest.types import ReturnMethod
 
+from ._columns import MetricBatch
 from ._ids import finalize
 from ._redact import client_secrets, redact
 from ._tables import (
@@ -198,6 +199,14 @@ _MISSING_FUNCTION = "PGRST202"  # PostgREST: no such function in the schema cach
 logger = logging.getLogger("supabase_monitoring")
 
 
+def _bulk_rows(batch: MetricBatch) -> list[dict[str, Any]]:
+    """A metric batch as bulk-insert rows: the batch's ids (given once), ISO timestamps."""
+    batch.assign_ids()
+    rows = batch.rows()
+    finalize(rows)
+    return rows
+
+
 def _ingest_result(response: httpx.Response, rows: int) -> None:
     """Raise what a failed ``ingest_metrics`` call means; return when the rows are in.
 
@@ -308,7 +317,7 @@ class _TransportBase(Generic[C, H]):
             query = query.filter(column, op, value)
         return query.retry(False)
 
-    def _ingest_request(self, rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    def _ingest_request(self, batch: MetricBatch) -> tuple[Any, dict[str, Any]]:
         # The HTTP session and keyword arguments of one ingest_metrics POST:
         # supabase-py's own session, URL and headers (key, profile), our bytes.
         self._start()
@@ -317,7 +326,7 @@ class _TransportBase(Generic[C, H]):
             "url": str(postgrest.base_url.joinpath("rpc", INGEST_METRICS)),
             "params": {"columns": INGEST_METRICS_COLUMNS},
             "headers": {**postgrest.headers, "Content-Type": "application/json"},
-            "content": ingest_metrics_body(rows),
+            "content": ingest_metrics_body(batch),
         }
 
     def _ingest_failed(self, exc: Exception) -> None:
@@ -367,21 +376,21 @@ class SyncTransport(_TransportBase["Client", httpx.Client]):
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
 
-    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+    def write_metrics(self, batch: MetricBatch) -> None:
         """pipeline_metrics rows in one ``monitoring.ingest_metrics`` call (ids given in place).
 
-        Same guarantees as :meth:`insert_rows` (ON CONFLICT (id) DO NOTHING,
-        one statement). Falls back to it for good if the function is missing.
+        Same guarantees as :meth:`insert_rows` (ON CONFLICT (id, "timestamp")
+        DO NOTHING, one statement). Falls back to it for good if the function
+        is missing.
         """
         if self._ingest_rpc:
             try:
-                session, request = self._ingest_request(rows)
-                _ingest_result(session.post(**request), len(rows))
+                session, request = self._ingest_request(batch)
+                _ingest_result(session.post(**request), len(batch))
                 return
             except Exception as exc:
                 self._ingest_failed(exc)
-        finalize(rows)
-        self.insert_rows(PIPELINE_METRICS, rows)
+        self.insert_rows(PIPELINE_METRICS, _bulk_rows(batch))
 
     def select(
         self,
@@ -460,17 +469,16 @@ class AsyncTransport(_TransportBase["AsyncClient", httpx.AsyncClient]):
         except Exception as exc:
             _raise_mapped(exc, self._secrets)
 
-    async def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+    async def write_metrics(self, batch: MetricBatch) -> None:
         """Like :meth:`SyncTransport.write_metrics`."""
         if self._ingest_rpc:
             try:
-                session, request = self._ingest_request(rows)
-                _ingest_result(await session.post(**request), len(rows))
+                session, request = self._ingest_request(batch)
+                _ingest_result(await session.post(**request), len(batch))
                 return
             except Exception as exc:
                 self._ingest_failed(exc)
-        finalize(rows)
-        await self.insert_rows(PIPELINE_METRICS, rows)
+        await self.insert_rows(PIPELINE_METRICS, _bulk_rows(batch))
 
     async def select(
         self,

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ._ids import uuid7_many
+from ._columns import NAME, TAGS, TIME, VALUE, MetricBatch
+from ._ids import epoch_us, epoch_us_column
 
 __all__ = ["ENCODER", "INGEST_METRICS_COLUMNS", "dumps", "ingest_metrics_body"]
 
@@ -61,54 +62,53 @@ def _epoch_us(when: object) -> int:
     # A metric row's event time: epoch seconds (float) from the hot path, or
     # the ISO text of a datetime the caller passed (validated, timezone-aware).
     if type(when) is float:
-        return int(when * 1_000_000)
+        return epoch_us(when)
     if isinstance(when, str):
         return (datetime.fromisoformat(when) - _UNIX_EPOCH) // _US
     raise TypeError(f"metric timestamp must be epoch seconds or ISO text, got {type(when)!r}")
 
 
-def ingest_metrics_body(rows: list[dict[str, Any]]) -> bytes:
-    """The JSON arguments of ``monitoring.ingest_metrics`` for pipeline_metrics rows.
+def ingest_metrics_body(batch: MetricBatch) -> bytes:
+    """The JSON arguments of ``monitoring.ingest_metrics`` for a batch of metrics.
 
     Per row: id, series index, value, event time in epoch microseconds; per
-    distinct series (metric name + tags, keyed by the tags' exact JSON) its
-    name and tags once. Rows without an ``id`` get one here, in place, so a
-    retried or split batch sends the very same ids and ON CONFLICT (id) DO
+    distinct series (metric name + tags) its name and tags once. Rows get
+    their ids here, in place, before the first send, so a retried or split
+    batch sends the very same ids and ON CONFLICT (id, "timestamp") DO
     NOTHING dedups it.
+
+    Series are found by the tags object first (the SDK shares one per plain
+    API call; every row's object is alive for the batch, so ``id`` is
+    unique), then by the tags' exact JSON: True, 1 and 1.0 stay three series.
     """
-    missing = [row for row in rows if "id" not in row]
-    if missing:
-        for row, new_id in zip(missing, uuid7_many(len(missing)), strict=True):
-            row["id"] = new_id
-    # Series by name, then by the tags' exact JSON (True, 1 and 1.0 are three
-    # different tags); nested dicts, so no key object is built per row.
-    index: dict[str, dict[bytes, int]] = {}
+    ids = batch.assign_ids()
+    by_object: dict[str, dict[int, int]] = {}
+    by_json: dict[tuple[str, bytes], int] = {}
     names: list[str] = []
     tag_sets: list[Any] = []
     series: list[int] = []
     add = series.append
     encode = dumps
-    for row in rows:
-        name, tags = row["metric_name"], row["tags"]
-        by_tags = index.get(name)
-        if by_tags is None:
-            by_tags = index[name] = {}
-        key = encode(tags)
-        i = by_tags.get(key)
+    for name, tags in zip(batch.column(NAME), batch.column(TAGS), strict=True):
+        seen = by_object.get(name)
+        if seen is None:
+            seen = by_object[name] = {}
+        i = seen.get(id(tags))
         if i is None:
-            names.append(name)
-            tag_sets.append(tags)
-            i = by_tags[key] = len(names)
+            key = (name, encode(tags))
+            i = by_json.get(key)
+            if i is None:
+                names.append(name)
+                tag_sets.append(tags)
+                i = by_json[key] = len(names)
+            seen[id(tags)] = i
         add(i)
     return encode(
         {
-            "p_ids": [row["id"] for row in rows],
+            "p_ids": ids,
             "p_series": series,
-            "p_values": [row["metric_value"] for row in rows],
-            "p_timestamps_us": [
-                int(t * 1_000_000) if type(t) is float else _epoch_us(t)
-                for t in [row["timestamp"] for row in rows]
-            ],
+            "p_values": batch.column(VALUE),
+            "p_timestamps_us": epoch_us_column(batch.column(TIME), _epoch_us),
             "p_series_names": names,
             "p_series_tags": tag_sets,
         }

@@ -11,7 +11,8 @@ import pytest
 from sdk_stack import INTEGRATION_RETRY, StackEnv
 
 from supabase_monitoring import AsyncMonitoringClient, BatchingConfig, MonitoringClient
-from supabase_monitoring._rows import metric_row
+from supabase_monitoring._columns import ID, MetricBatch
+from supabase_monitoring._rows import metric_fields
 from supabase_monitoring._tables import PIPELINE_METRICS
 from supabase_monitoring._transport import SyncTransport
 
@@ -58,7 +59,9 @@ def test_a_resent_batch_adds_nothing(
 ) -> None:
     # What a retry after a lost response does: the very same rows (ids given on the first send).
     transport = SyncTransport.connect(stack_env.url, stack_env.service_role_key)
-    batch = [metric_row("rows_read", float(i), {"run": unique}, None) for i in range(300)]
+    batch = MetricBatch.of(
+        metric_fields("rows_read", float(i), {"run": unique}, None) for i in range(300)
+    )
     try:
         transport.write_metrics(batch)
         first = rows_of(db, unique)
@@ -69,7 +72,7 @@ def test_a_resent_batch_adds_nothing(
     again = rows_of(db, unique)
     assert len(first) == 300
     assert again == first
-    assert {r["id"] for r in again} == {row["id"] for row in batch}
+    assert {r["id"] for r in again} == set(batch.column(ID))
 
 
 def test_a_row_postgres_refuses_is_isolated_and_the_rest_land(

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from supabase_monitoring import _wire
+from supabase_monitoring._columns import ID, MetricBatch
 from supabase_monitoring._ids import finalize, uuid7, uuid7_many
-from supabase_monitoring._rows import api_call_row, metric_row
+from supabase_monitoring._rows import api_call_fields, metric_fields
 
 
 def test_batch_ids_are_unique_sorted_uuid7_and_interleave_with_single_ids() -> None:
@@ -34,10 +35,11 @@ def test_batch_ids_carry_the_current_millisecond() -> None:
     assert abs(first - ms) < 5_000
 
 
-def rows(n: int) -> list[dict[str, object]]:
-    return [
-        api_call_row(f"api-{i % 3}", float(i), i % 2 == 0, None, None, None, None) for i in range(n)
-    ]
+def rows(n: int) -> MetricBatch:
+    return MetricBatch.of(
+        api_call_fields(f"api-{i % 3}", float(i), i % 2 == 0, None, None, None, None)
+        for i in range(n)
+    )
 
 
 def decode(body: bytes) -> dict[str, list[object]]:
@@ -50,11 +52,11 @@ def test_body_is_columnar_with_one_entry_per_series() -> None:
     batch = rows(12)
     doc = decode(_wire.ingest_metrics_body(batch))
     assert set(doc) == set(_wire.INGEST_METRICS_COLUMNS.split(","))
-    assert doc["p_ids"] == [row["id"] for row in batch]
+    assert doc["p_ids"] == batch.column(ID)
     assert doc["p_values"] == [float(i) for i in range(12)]
     # 3 apis x 2 success values = 6 series; each row points at its own.
     assert len(doc["p_series_names"]) == len(doc["p_series_tags"]) == 6
-    for row, series in zip(batch, doc["p_series"], strict=True):
+    for row, series in zip(batch.rows(), doc["p_series"], strict=True):
         assert isinstance(series, int)
         assert doc["p_series_names"][series - 1] == row["metric_name"]
         assert doc["p_series_tags"][series - 1] == row["tags"]
@@ -71,13 +73,15 @@ def test_ids_are_assigned_once_so_a_retry_or_a_split_sends_the_same_ones() -> No
 
 def test_series_are_told_apart_by_exact_json() -> None:
     # True == 1 == 1.0 in Python; in JSON (and jsonb) they are three different tags.
-    batch = [
-        metric_row("m", 1.0, {"flag": True}, None),
-        metric_row("m", 2.0, {"flag": 1}, None),
-        metric_row("m", 3.0, {"flag": 1.0}, None),
-        metric_row("n", 4.0, {"flag": True}, None),
-        metric_row("m", 5.0, {"flag": True}, None),
-    ]
+    batch = MetricBatch.of(
+        [
+            metric_fields("m", 1.0, {"flag": True}, None),
+            metric_fields("m", 2.0, {"flag": 1}, None),
+            metric_fields("m", 3.0, {"flag": 1.0}, None),
+            metric_fields("n", 4.0, {"flag": True}, None),
+            metric_fields("m", 5.0, {"flag": True}, None),
+        ]
+    )
     doc = decode(_wire.ingest_metrics_body(batch))
     assert doc["p_series"] == [1, 2, 3, 4, 1]
     assert doc["p_series_names"] == ["m", "m", "m", "n"]
@@ -97,9 +101,13 @@ def test_event_times_become_exact_epoch_microseconds() -> None:
         datetime(9999, 12, 31, 18, 59, 59, 999999, tzinfo=tz),
         datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
     ]
-    batch = [metric_row("m", 1.0, None, when) for when in given]
-    now = metric_row("m", 1.0, None, None)
-    doc = decode(_wire.ingest_metrics_body([*batch, now]))
+    batch = MetricBatch.of(
+        [
+            *(metric_fields("m", 1.0, None, when) for when in given),
+            metric_fields("m", 1.0, None, None),
+        ]
+    )
+    doc = decode(_wire.ingest_metrics_body(batch))
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     assert doc["p_timestamps_us"][:4] == [
         (when - epoch) // timedelta(microseconds=1) for when in given
@@ -139,3 +147,50 @@ def test_both_writer_paths_name_the_same_microsecond(when: float) -> None:
     iso = row["timestamp"]
     assert isinstance(iso, str)
     assert _wire._epoch_us(iso) == columnar
+
+
+def test_one_shared_tags_object_under_two_names_is_two_series() -> None:
+    # Series are looked up by the tags object first: the name must stay part of the key.
+    shared = {"api": "x", "success": "true"}
+    batch = MetricBatch.of(
+        [("a", 1.0, shared, 1.0), ("b", 2.0, shared, 1.0), ("a", 3.0, shared, 1.0)]
+    )
+    doc = decode(_wire.ingest_metrics_body(batch))
+    assert doc["p_series"] == [1, 2, 1]
+    assert doc["p_series_names"] == ["a", "b"]
+
+
+def test_plain_api_calls_share_their_tags_and_others_do_not() -> None:
+    first = api_call_fields("spotify", 1.0, True, None, None, None, None)
+    second = api_call_fields("spotify", 2.0, True, None, None, None, None)
+    failed = api_call_fields("spotify", 2.0, False, None, None, None, None)
+    with_code = api_call_fields("spotify", 2.0, True, None, 200, None, None)
+    assert first[2] is second[2]
+    assert first[2] == {"api": "spotify", "success": "true"}
+    assert failed[2] == {"api": "spotify", "success": "false"}
+    assert with_code[2] == {"api": "spotify", "success": "true", "status_code": "200"}
+    assert with_code[2] is not first[2]
+
+
+def test_a_split_batch_keeps_the_ids_of_its_first_encoding() -> None:
+    batch = rows(6)
+    ids = batch.assign_ids()
+    assert batch[2:5].column(ID) == ids[2:5]
+    assert len(batch[4:]) == 2
+    with pytest.raises(ValueError, match="contiguous"):
+        batch[::2]
+    as_dicts = batch.rows()
+    assert [row["id"] for row in as_dicts] == ids
+    assert as_dicts[0]["tags"] is not batch.column(2)[0]  # dict rows get tags of their own
+
+
+def test_the_bulk_fallback_sends_the_batch_ids_with_iso_times() -> None:
+    from supabase_monitoring._transport import _bulk_rows
+
+    batch = rows(3)
+    first = _bulk_rows(batch)
+    again = _bulk_rows(batch)
+    assert [row["id"] for row in first] == [row["id"] for row in again] == batch.column(ID)
+    for row in first:
+        assert isinstance(row["timestamp"], str)
+        assert datetime.fromisoformat(row["timestamp"]).tzinfo is not None
