@@ -3,8 +3,9 @@
 Everything below runs in one process and one run, so the ratios compare like with like
 on a noisy machine (absolute figures are not comparable between runs).
 
-Hot path: record_api_call beside prometheus_client's labelled Counter.labels(...).inc(),
-in interleaved rounds. The SDK's background writer runs as in a real worker (default
+Hot path: record_api_call (MonitoringClient, and AsyncMonitoringClient called on its
+event loop) beside prometheus_client's labelled Counter.labels(...).inc(), in
+interleaved rounds. The SDK's background writer runs as in a real worker (default
 BatchingConfig) and is flushed at the end of each SDK round, so its work is counted:
   * mean per call = wall time of the round / calls (what the worker's loop really pays,
     including the moments the writer thread holds the GIL),
@@ -24,6 +25,7 @@ usage: eval "$(scripts/local-stack.sh env)"; .venv/bin/python benchmarks/ingest.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
 import statistics
@@ -40,7 +42,7 @@ import psycopg
 from prometheus_client import CollectorRegistry, Counter
 
 from supabase import ClientOptions, create_client
-from supabase_monitoring import BatchingConfig, MonitoringClient
+from supabase_monitoring import AsyncMonitoringClient, BatchingConfig, MonitoringClient
 from supabase_monitoring._batching import BatchingSink
 from supabase_monitoring._columns import MetricBatch
 from supabase_monitoring._sink import SinkContext
@@ -48,7 +50,6 @@ from supabase_monitoring._tables import PIPELINE_METRICS
 from supabase_monitoring._transport import _bulk_rows
 from supabase_monitoring._wire import (
     ENCODER,
-    INGEST_METRICS_COLUMNS,
     dumps,
     ingest_metrics_body,
 )
@@ -180,8 +181,12 @@ def timed_round(
 
 def bench_hot_path(
     calls: int, rounds: int, run_tag: str, rate: float | None = None
-) -> tuple[HotSide, HotSide, int]:
-    """(SDK, prometheus_client) over interleaved rounds, and rows the SDK did not write."""
+) -> tuple[HotSide, HotSide, HotSide, int]:
+    """(SDK, async SDK, prometheus_client) over interleaved rounds, and rows the SDKs did not write.
+
+    The async client records from code running on its event loop, as a worker's
+    coroutine would, and its writer tasks run when the round awaits flush().
+    """
     registry = CollectorRegistry()
     counter = Counter("api_calls", "API calls", ["api", "success"], registry=registry)
     apis = run_apis(run_tag)
@@ -198,41 +203,65 @@ def bench_hot_path(
         if not client.flush(timeout=300):
             sys.exit("flush did not complete")
 
-    sdk, prometheus = HotSide(), HotSide()
+    loop = asyncio.new_event_loop()
+
+    async def open_async() -> AsyncMonitoringClient:
+        return AsyncMonitoringClient.from_env()
+
+    aclient = loop.run_until_complete(open_async())
+
+    def record_async(i: int) -> None:
+        aclient.record_api_call(apis[i % 4], 12.5, True)
+
+    def flush_async() -> None:
+        if not loop.run_until_complete(aclient.flush(timeout=300)):
+            sys.exit("async flush did not complete")
+
+    sdk, asdk, prometheus = HotSide(), HotSide(), HotSide()
     for _ in range(rounds):
         timed_round(prometheus, prom, calls // rounds, rate=rate)
         timed_round(sdk, record, calls // rounds, flush, rate=rate)
-    stats = client.stats
+        timed_round(asdk, record_async, calls // rounds, flush_async, rate=rate)
+    stats, astats = client.stats, aclient.stats
     client.close()
-    return sdk, prometheus, stats.dropped + stats.rejected
+    loop.run_until_complete(aclient.close())
+    loop.close()
+    return sdk, asdk, prometheus, stats.dropped + stats.rejected + astats.dropped + astats.rejected
 
 
-def print_hot(title: str, sdk: HotSide, prom: HotSide, lost: int) -> None:
+def print_hot(title: str, sdk: HotSide, asdk: HotSide, prom: HotSide, lost: int) -> None:
     print(title)
-    print(f"  {'':38s} {'record_api_call':>16s} {'Counter.inc()':>14s} {'ratio':>7s}")
-
-    def line(label: str, a: float, b: float, note: str = "") -> None:
-        ratio = f"{a / b:7.2f}" if b else f"{'-':>7s}"
-        print(f"  {label:38s} {a:13.2f} us {b:11.2f} us {ratio}{note}")
-
-    line("mean per call (wall / calls)", sdk.per_call_us(sdk.wall), prom.per_call_us(prom.wall))
-    line("median of 100-call blocks", statistics.median(sdk.blocks), statistics.median(prom.blocks))
-    line("p99 of 100-call blocks", p99(sdk.blocks), p99(prom.blocks))
-    line(
-        "caller's thread CPU per call",
-        sdk.per_call_us(sdk.caller_cpu),
-        prom.per_call_us(prom.caller_cpu),
+    print(
+        f"  {'':36s} {'record_api_call':>15s} {'async client':>13s} {'Counter.inc()':>14s}"
+        f" {'ratio':>6s} {'async':>6s}"
     )
-    print(f"  {'writer CPU per row':38s} {sdk.per_call_us(sdk.writer_cpu):13.2f} us")
+
+    def line(label: str, a: float, b: float, c: float, note: str = "") -> None:
+        ratios = f"{a / c:6.2f} {b / c:6.2f}" if c else f"{'-':>6s} {'-':>6s}"
+        print(f"  {label:36s} {a:12.2f} us {b:10.2f} us {c:11.2f} us {ratios}{note}")
+
+    def per_call(pick: Callable[[HotSide], float]) -> tuple[float, float, float]:
+        return (
+            sdk.per_call_us(pick(sdk)),
+            asdk.per_call_us(pick(asdk)),
+            prom.per_call_us(pick(prom)),
+        )
+
+    line("mean per call (wall / calls)", *per_call(lambda s: s.wall))
     line(
-        "garbage collector CPU per call",
-        sdk.per_call_us(sdk.gc_cpu),
-        prom.per_call_us(prom.gc_cpu),
+        "median of 100-call blocks",
+        *(statistics.median(s.blocks) for s in (sdk, asdk, prom)),  # type: ignore[arg-type]
     )
+    line("p99 of 100-call blocks", *(p99(s.blocks) for s in (sdk, asdk, prom)))  # type: ignore[arg-type]
+    line("caller's thread CPU per call", *per_call(lambda s: s.caller_cpu))
+    print(
+        f"  {'writer CPU per row':36s} {sdk.per_call_us(sdk.writer_cpu):12.2f} us"
+        f" {asdk.per_call_us(asdk.writer_cpu):10.2f} us"
+    )
+    line("garbage collector CPU per call", *per_call(lambda s: s.gc_cpu))
     line(
         "process CPU per metric, end to end",
-        sdk.per_call_us(sdk.process_cpu),
-        prom.per_call_us(prom.process_cpu),
+        *per_call(lambda s: s.process_cpu),
         "  (target <= 1.0)",
     )
     print(f"  ({sdk.calls} calls each side, {lost} SDK rows dropped or rejected)")
@@ -277,10 +306,9 @@ class RestWriter:
         ).raise_for_status()
 
     def rpc(self, _table: Any, batch: MetricBatch) -> None:
+        content, columns = ingest_metrics_body(batch)
         response = self.http.post(
-            "/rpc/ingest_metrics",
-            params={"columns": INGEST_METRICS_COLUMNS},
-            content=ingest_metrics_body(batch),
+            "/rpc/ingest_metrics", params={"columns": columns}, content=content
         )
         response.raise_for_status()
         if not isinstance(response.json(), int):

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._ids import uuid7_many
+from ._ids import block_ids, uuid7_block, uuid7_many
 
 __all__ = ["WIDTH", "MetricBatch", "metric_row"]
 
@@ -44,6 +44,9 @@ class MetricBatch:
     """
 
     flat: list[Any]
+    id_block: tuple[str, int] | None = None
+    """(prefix, start) of the rows' ids when none came with an id of its own
+    (``_ids.uuid7_block``): the usual batch, whose ids are never spelled out."""
 
     @classmethod
     def of(cls, rows: Iterable[tuple[str, float, Any, Any]]) -> MetricBatch:
@@ -60,33 +63,44 @@ class MetricBatch:
         start, stop, step = rows.indices(len(self))
         if step != 1:
             raise ValueError("a metric batch slices by contiguous rows only")
-        return MetricBatch(self.flat[start * WIDTH : stop * WIDTH])
+        block = self.id_block
+        if block is not None:
+            block = (block[0], block[1] + start)
+        return MetricBatch(self.flat[start * WIDTH : stop * WIDTH], block)
 
     def column(self, slot: int) -> list[Any]:
         """One column (NAME, VALUE, TAGS, TIME or ID) as a new list."""
         return self.flat[slot::WIDTH]
 
-    def assign_ids(self) -> list[str]:
-        """Give rows without an id a UUIDv7 (in place, once); all ids in row order."""
+    def assign_ids(self) -> tuple[str, int] | list[str]:
+        """Give the rows their ids, once: a block (prefix, start) when no row
+        came with one, else one string per row (the missing ones filled in place)."""
+        if self.id_block is not None:
+            return self.id_block
         flat = self.flat
         ids: list[Any] = flat[ID::WIDTH]
-        if ids.count(None) == len(ids):  # the usual batch: every row new, ids in one slice
-            ids = uuid7_many(len(ids))
-            flat[ID::WIDTH] = ids
-            return ids
+        if ids.count(None) == len(ids):
+            self.id_block = uuid7_block(len(ids))
+            return self.id_block
         missing = [k for k, value in enumerate(ids) if value is None]
-        if missing:
-            for k, new_id in zip(missing, uuid7_many(len(missing)), strict=True):
-                ids[k] = flat[k * WIDTH + ID] = new_id
+        for k, new_id in zip(missing, uuid7_many(len(missing)), strict=True):
+            ids[k] = flat[k * WIDTH + ID] = new_id
         return ids
 
+    def ids(self) -> list[str]:
+        """Every row's id as a string (given first if need be)."""
+        given = self.assign_ids()
+        return block_ids(*given, len(self)) if isinstance(given, tuple) else given
+
     def rows(self) -> list[dict[str, Any]]:
-        """The rows as dicts (a fresh tags dict each): for bulk inserts and custom writers."""
+        """The rows as dicts (a fresh tags dict each), with their ids once given:
+        for bulk inserts and custom writers."""
         flat = self.flat
+        ids = self.ids() if self.id_block is not None else self.column(ID)
         rows = []
-        for i in range(0, len(flat), WIDTH):
+        for i, row_id in zip(range(0, len(flat), WIDTH), ids, strict=True):
             row = metric_row(flat[i + NAME], flat[i + VALUE], flat[i + TAGS], flat[i + TIME])
-            if flat[i + ID] is not None:
-                row["id"] = flat[i + ID]
+            if row_id is not None:
+                row["id"] = row_id
             rows.append(row)
         return rows

@@ -11,11 +11,17 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["epoch_us", "epoch_us_column", "finalize", "uuid7", "uuid7_many"]
+__all__ = [
+    "block_ids",
+    "epoch_us",
+    "finalize",
+    "uuid7",
+    "uuid7_block",
+    "uuid7_many",
+]
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -63,31 +69,42 @@ def uuid7() -> str:
 _LOW = 1 << 48  # the last group of an id: 48 bits
 
 
-def uuid7_many(n: int) -> list[str]:
-    """``n`` new UUIDv7s in creation order, for one batch of rows.
+def uuid7_block(n: int) -> tuple[str, int]:
+    """``n`` new UUIDv7s in creation order, for one batch of rows, as (prefix, start).
 
-    The background writer ids a whole batch at once, so this is on its per-row
-    path. The batch takes one tick of the same clock and counter as
-    :func:`uuid7` and, as RFC 9562's "monotonic random" method allows, one
-    random 62-bit value that each id increments: ids after the first cost one
-    integer format each. The increments stay within the last 48 bits (the
-    start is drawn so they cannot carry), so every id still has its 14
-    random high bits and a random 48-bit offset.
+    Id ``k`` of the block is ``prefix`` followed by ``start + k`` as 12 hex
+    digits (:func:`block_ids`). The batch takes one tick of the same clock and
+    counter as :func:`uuid7` and, as RFC 9562's "monotonic random" method
+    allows, one random 62-bit value that each id increments. The increments
+    stay within the last 48 bits (the start is drawn so they cannot carry), so
+    every id still has its 14 random high bits and a random 48-bit offset. The
+    writer sends the pair, not the ids: ``monitoring.ingest_metrics`` spells
+    them out (formatting an id costs the writer more than the rest of its row).
     """
-    if n <= 0:
-        return []
-    if n > _LOW // 2:
-        raise ValueError(f"at most {_LOW // 2} ids per call, got {n}")
+    if n < 0 or n > _LOW // 2:
+        raise ValueError(f"between 0 and {_LOW // 2} ids per block, got {n}")
     ms, counter = _tick()
-    # "tttttttt-tttt-7ccc-vrrr-%012x": the fixed part of every id of the batch.
-    fmt = "%08x-%04x-%04x-%04x-%%012x" % (  # noqa: UP031
+    # "tttttttt-tttt-7ccc-vrrr-": the fixed part of every id of the batch.
+    prefix = "%08x-%04x-%04x-%04x-" % (  # noqa: UP031
         ms >> 16 & 0xFFFF_FFFF,
         ms & 0xFFFF,
         0x7000 | counter,
         0x8000 | random.getrandbits(14),
     )
-    start = random.randrange(_LOW - n + 1)
+    return prefix, random.randrange(_LOW - n + 1)
+
+
+def block_ids(prefix: str, start: int, n: int) -> list[str]:
+    """The ids ``start`` .. ``start + n - 1`` of a block, as canonical strings."""
+    fmt = prefix + "%012x"
     return [fmt % low for low in range(start, start + n)]
+
+
+def uuid7_many(n: int) -> list[str]:
+    """``n`` new UUIDv7s in creation order (one :func:`uuid7_block`, spelled out)."""
+    if n <= 0:
+        return []
+    return block_ids(*uuid7_block(n), n)
 
 
 _US_PER_S = 1_000_000
@@ -101,15 +118,6 @@ def epoch_us(when: float) -> int:
     "timestamp"), so every path must name one instant for one row.
     """
     return int(when * _US_PER_S)
-
-
-def epoch_us_column(times: list[Any], other: Callable[[Any], int]) -> list[int]:
-    """:func:`epoch_us` of every float in a batch's time column, ``other(t)`` for the rest.
-
-    The rule is spelled out inline: a call per row would cost the writer more
-    than the multiplication.
-    """
-    return [int(t * _US_PER_S) if type(t) is float else other(t) for t in times]
 
 
 def finalize(rows: list[dict[str, Any]]) -> None:

@@ -42,7 +42,7 @@ from ._tables import (
     WORKER_ISSUES,
     TableRef,
 )
-from ._wire import INGEST_METRICS_COLUMNS, ingest_metrics_body
+from ._wire import ingest_metrics_body
 from .errors import (
     ClosedError,
     ConfigurationError,
@@ -322,11 +322,12 @@ class _TransportBase(Generic[C, H]):
         # supabase-py's own session, URL and headers (key, profile), our bytes.
         self._start()
         postgrest = self._client.schema(PIPELINE_METRICS.schema)
+        content, columns = ingest_metrics_body(batch)
         return postgrest.session, {
             "url": str(postgrest.base_url.joinpath("rpc", INGEST_METRICS)),
-            "params": {"columns": INGEST_METRICS_COLUMNS},
+            "params": {"columns": columns},
             "headers": {**postgrest.headers, "Content-Type": "application/json"},
-            "content": ingest_metrics_body(batch),
+            "content": content,
         }
 
     def _ingest_failed(self, exc: Exception) -> None:

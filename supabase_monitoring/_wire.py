@@ -9,8 +9,8 @@ as bytes; no layer below encodes them again.
 
 Metric batches go to ``monitoring.ingest_metrics`` as one array per column,
 each distinct series (metric name + tags) once: no key repeated per row, no
-tags object per row for Postgres to parse, no timestamp formatted (event
-times are whole microseconds since the Unix epoch).
+tags object per row for Postgres to parse, no timestamp formatted and no id
+spelled out (the function derives both; see its migration).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._columns import NAME, TAGS, TIME, VALUE, MetricBatch
-from ._ids import epoch_us, epoch_us_column
+from ._ids import epoch_us
 
-__all__ = ["ENCODER", "INGEST_METRICS_COLUMNS", "dumps", "ingest_metrics_body"]
+__all__ = ["ENCODER", "dumps", "ingest_metrics_body"]
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -68,14 +68,17 @@ def _epoch_us(when: object) -> int:
     raise TypeError(f"metric timestamp must be epoch seconds or ISO text, got {type(when)!r}")
 
 
-def ingest_metrics_body(batch: MetricBatch) -> bytes:
-    """The JSON arguments of ``monitoring.ingest_metrics`` for a batch of metrics.
+def ingest_metrics_body(batch: MetricBatch) -> tuple[bytes, str]:
+    """The JSON arguments of ``monitoring.ingest_metrics`` for a batch, and their names.
 
-    Per row: id, series index, value, event time in epoch microseconds; per
-    distinct series (metric name + tags) its name and tags once. Rows get
-    their ids here, in place, before the first send, so a retried or split
-    batch sends the very same ids and ON CONFLICT (id, "timestamp") DO
-    NOTHING dedups it.
+    Per row: a series index, the value and the event time as the clock gave
+    it (epoch seconds; rows with a caller's datetime as exact microseconds);
+    per distinct series (metric name + tags) its name and tags once; the ids
+    as one block (prefix, start) or, when rows came with ids, one per row.
+    Ids are given here, in place, before the first send, so a retried or
+    split batch sends the very same ones and ON CONFLICT (id, "timestamp") DO
+    NOTHING dedups it. The names go to PostgREST as ``columns`` (it then
+    skips parsing the body to find them, and picks the function by them).
 
     Series are found by the tags object first (the SDK shares one per plain
     API call; every row's object is alive for the batch, so ``id`` is
@@ -103,18 +106,19 @@ def ingest_metrics_body(batch: MetricBatch) -> bytes:
                 i = by_json[key] = len(names)
             seen[id(tags)] = i
         add(i)
-    return encode(
-        {
-            "p_ids": ids,
-            "p_series": series,
-            "p_values": batch.column(VALUE),
-            "p_timestamps_us": epoch_us_column(batch.column(TIME), _epoch_us),
-            "p_series_names": names,
-            "p_series_tags": tag_sets,
-        }
-    )
-
-
-#: The function's argument names, in its order: PostgREST's ``columns`` (it then
-#: skips parsing the body to find them).
-INGEST_METRICS_COLUMNS = "p_ids,p_series,p_values,p_timestamps_us,p_series_names,p_series_tags"
+    times = batch.column(TIME)
+    doc: dict[str, Any] = {
+        "p_series": series,
+        "p_values": batch.column(VALUE),
+        "p_times_s": times,
+        "p_series_names": names,
+        "p_series_tags": tag_sets,
+    }
+    if not set(map(type, times)) <= {float}:  # a caller's datetime: exact microseconds
+        doc["p_times_us"] = [None if type(t) is float else _epoch_us(t) for t in times]
+        doc["p_times_s"] = [t if type(t) is float else None for t in times]
+    if isinstance(ids, tuple):
+        doc["p_id_prefix"], doc["p_id_start"] = ids
+    else:
+        doc["p_ids"] = ids
+    return encode(doc), ",".join(doc)

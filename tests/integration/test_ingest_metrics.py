@@ -11,7 +11,7 @@ import pytest
 from sdk_stack import INTEGRATION_RETRY, StackEnv
 
 from supabase_monitoring import AsyncMonitoringClient, BatchingConfig, MonitoringClient
-from supabase_monitoring._columns import ID, MetricBatch
+from supabase_monitoring._columns import MetricBatch
 from supabase_monitoring._rows import metric_fields
 from supabase_monitoring._tables import PIPELINE_METRICS
 from supabase_monitoring._transport import SyncTransport
@@ -72,7 +72,7 @@ def test_a_resent_batch_adds_nothing(
     again = rows_of(db, unique)
     assert len(first) == 300
     assert again == first
-    assert {r["id"] for r in again} == set(batch.column(ID))
+    assert {r["id"] for r in again} == set(batch.ids())
 
 
 def test_a_row_postgres_refuses_is_isolated_and_the_rest_land(

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from sdk_stack import StackEnv
 
-from supabase_monitoring._ids import finalize
 from supabase_monitoring._columns import MetricBatch, metric_row
+from supabase_monitoring._ids import finalize
 from supabase_monitoring._rows import metric_fields
 from supabase_monitoring._tables import PIPELINE_METRICS
 from supabase_monitoring._transport import SyncTransport
@@ -40,7 +40,9 @@ def test_rows_of_any_day_land_once_in_their_partition(
         3.0: datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC),  # long before any partition
         4.0: datetime(2035, 1, 1, tzinfo=UTC),  # a clock far in the future
     }
-    batch = [metric_row(*metric_fields("rows_read", v, {"run": unique}, t)) for v, t in times.items()]
+    batch = [
+        metric_row(*metric_fields("rows_read", v, {"run": unique}, t)) for v, t in times.items()
+    ]
     finalize(batch)  # ids and times given once, as the background writer does
     transport = SyncTransport.connect(stack_env.url, stack_env.service_role_key)
     try:

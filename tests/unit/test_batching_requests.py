@@ -19,12 +19,13 @@ from supabase_monitoring import (
     MonitoringClient,
     MonitoringError,
 )
+from supabase_monitoring._ids import block_ids, epoch_us
 
 __all__ = ["api"]
 
 CONFIG = BatchingConfig(max_batch_size=250, flush_interval=0.05, retry_initial=0.01, retry_max=0.02)
 INGEST = "/rpc/ingest_metrics"
-COLUMNS = "p_ids,p_series,p_values,p_timestamps_us,p_series_names,p_series_tags"
+COLUMNS = "p_series,p_values,p_times_s,p_series_names,p_series_tags,p_id_prefix,p_id_start"
 
 
 def client(**options: object) -> MonitoringClient:
@@ -40,17 +41,24 @@ def ingested(request: httpx.Request) -> list[dict[str, Any]]:
             "metric_name": doc["p_series_names"][series - 1],
             "tags": doc["p_series_tags"][series - 1],
             "metric_value": value,
-            "timestamp_us": us,
+            "timestamp_us": epoch_us(seconds),
         }
-        for row_id, series, value, us in zip(
-            doc["p_ids"], doc["p_series"], doc["p_values"], doc["p_timestamps_us"], strict=True
+        for row_id, series, value, seconds in zip(
+            ids_of(doc), doc["p_series"], doc["p_values"], doc["p_times_s"], strict=True
         )
     ]
 
 
+def ids_of(doc: dict[str, Any]) -> list[str]:
+    """The ids ingest_metrics stores for one call (a block it spells out, or one per row)."""
+    if "p_ids" in doc:
+        return list(doc["p_ids"])
+    return block_ids(doc["p_id_prefix"], doc["p_id_start"], len(doc["p_series"]))
+
+
 def count_rows(request: httpx.Request) -> httpx.Response:
     """What ingest_metrics answers: the number of new rows."""
-    return httpx.Response(200, json=len(body(request)["p_ids"]))
+    return httpx.Response(200, json=len(body(request)["p_series"]))
 
 
 def test_metrics_go_out_as_columnar_ingest_calls(api: respx.MockRouter) -> None:
@@ -71,7 +79,7 @@ def test_metrics_go_out_as_columnar_ingest_calls(api: respx.MockRouter) -> None:
         assert parse_qs(urlsplit(str(request.url)).query)["columns"] == [COLUMNS]
         doc = body(request)
         assert set(doc) == set(COLUMNS.split(","))
-        assert len(doc["p_ids"]) <= 250
+        assert len(doc["p_series"]) <= 250
         assert len(doc["p_series_names"]) <= 2  # success true / false: each series once
     rows = [row for request in requests for row in ingested(request)]
     assert sorted(r["metric_value"] for r in rows) == [float(i) for i in range(600)]
@@ -97,7 +105,7 @@ def test_a_batch_retried_after_a_lost_response_resends_the_same_ids(
     attempts = [body(c.request) for c in route.calls]
     assert len(attempts) == 3
     assert attempts[0] == attempts[1] == attempts[2]  # same rows, same ids: ON CONFLICT dedups
-    assert len(set(attempts[0]["p_ids"])) == 100
+    assert len(set(ids_of(attempts[0]))) == 100
     assert (stats.written, stats.retries, stats.dropped) == (100, 2, 0)
 
 
@@ -113,7 +121,7 @@ def test_a_success_without_the_row_count_is_retried_with_the_same_ids(
         assert monitor.flush(timeout=10)
         stats = monitor.stats
     assert route.call_count == 2
-    assert body(route.calls[0].request)["p_ids"] == body(route.calls[1].request)["p_ids"]
+    assert ids_of(body(route.calls[0].request)) == ids_of(body(route.calls[1].request))
     assert (stats.written, stats.retries) == (10, 1)
 
 
@@ -152,7 +160,7 @@ def test_a_row_the_server_refuses_does_not_take_its_batch_down(api: respx.MockRo
     # Halving keeps every row's id: the refused row is finally sent alone, under its first id.
     first = body(route.calls[0].request)
     alone = [body(c.request) for c in route.calls if body(c.request)["p_values"] == [13]]
-    assert [doc["p_ids"] for doc in alone] == [[first["p_ids"][first["p_values"].index(13)]]]
+    assert [ids_of(doc) for doc in alone] == [[ids_of(first)[first["p_values"].index(13)]]]
 
 
 def test_strict_flush_raises_when_rows_were_rejected(api: respx.MockRouter) -> None:
@@ -181,7 +189,7 @@ def test_without_the_function_metrics_fall_back_to_bulk_inserts_once_and_for_all
     rows = [row for call in bulk.calls for row in body(call.request)]
     assert sorted(r["metric_value"] for r in rows) == list(range(600))
     assert len({r["id"] for r in rows}) == 600
-    assert set(body(rpc.calls[0].request)["p_ids"]) <= {r["id"] for r in rows}  # same ids
+    assert set(ids_of(body(rpc.calls[0].request))) <= {r["id"] for r in rows}  # same ids
     assert (stats.written, stats.rejected, stats.dropped) == (600, 0, 0)
     assert sum("ingest_metrics is missing" in r.getMessage() for r in caplog.records) == 1
 

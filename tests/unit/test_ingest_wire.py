@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from supabase_monitoring import _wire
-from supabase_monitoring._columns import ID, MetricBatch
-from supabase_monitoring._ids import finalize, uuid7, uuid7_many
+from supabase_monitoring._columns import MetricBatch
+from supabase_monitoring._ids import block_ids, epoch_us, finalize, uuid7, uuid7_many
 from supabase_monitoring._rows import api_call_fields, metric_fields
 
 
@@ -42,17 +43,35 @@ def rows(n: int) -> MetricBatch:
     )
 
 
-def decode(body: bytes) -> dict[str, list[object]]:
+def decode(encoded: tuple[bytes, str]) -> dict[str, Any]:
+    body, columns = encoded
     doc = json.loads(body)
     assert isinstance(doc, dict)
+    assert columns.split(",") == list(doc)  # PostgREST's `columns`: the keys sent
     return doc
+
+
+def sent_ids(doc: dict[str, Any]) -> list[str]:
+    """The ids ingest_metrics stores for a body (it spells out a block itself)."""
+    if "p_ids" in doc:
+        return list(doc["p_ids"])
+    return block_ids(doc["p_id_prefix"], doc["p_id_start"], len(doc["p_series"]))
 
 
 def test_body_is_columnar_with_one_entry_per_series() -> None:
     batch = rows(12)
     doc = decode(_wire.ingest_metrics_body(batch))
-    assert set(doc) == set(_wire.INGEST_METRICS_COLUMNS.split(","))
-    assert doc["p_ids"] == batch.column(ID)
+    assert set(doc) == {
+        "p_series",
+        "p_values",
+        "p_times_s",
+        "p_series_names",
+        "p_series_tags",
+        "p_id_prefix",
+        "p_id_start",
+    }
+    assert sent_ids(doc) == batch.ids()
+    assert doc["p_times_s"] == batch.column(3)  # the clock's floats, as they are
     assert doc["p_values"] == [float(i) for i in range(12)]
     # 3 apis x 2 success values = 6 series; each row points at its own.
     assert len(doc["p_series_names"]) == len(doc["p_series_tags"]) == 6
@@ -64,11 +83,22 @@ def test_body_is_columnar_with_one_entry_per_series() -> None:
 
 def test_ids_are_assigned_once_so_a_retry_or_a_split_sends_the_same_ones() -> None:
     batch = rows(10)
-    first = decode(_wire.ingest_metrics_body(batch))["p_ids"]
-    again = decode(_wire.ingest_metrics_body(batch))["p_ids"]
-    halves = [decode(_wire.ingest_metrics_body(part))["p_ids"] for part in (batch[:5], batch[5:])]
+    first = sent_ids(decode(_wire.ingest_metrics_body(batch)))
+    again = sent_ids(decode(_wire.ingest_metrics_body(batch)))
+    halves = [sent_ids(decode(_wire.ingest_metrics_body(part))) for part in (batch[:5], batch[5:])]
     assert first == again == halves[0] + halves[1]
     assert len(set(first)) == 10
+    assert all(uuid.UUID(i).version == 7 for i in first)
+
+
+def test_rows_that_came_with_ids_are_sent_one_id_per_row() -> None:
+    given = "0190a6c2-0000-7000-8000-000000000001"
+    batch = MetricBatch(["m", 1.0, {}, 1.5, given, "m", 2.0, {}, 2.5, None])
+    doc = decode(_wire.ingest_metrics_body(batch))
+    assert "p_id_prefix" not in doc
+    assert doc["p_ids"][0] == "0190a6c2-0000-7000-8000-000000000001"
+    assert uuid.UUID(doc["p_ids"][1]).version == 7
+    assert decode(_wire.ingest_metrics_body(batch))["p_ids"] == doc["p_ids"]  # given once
 
 
 def test_series_are_told_apart_by_exact_json() -> None:
@@ -109,11 +139,11 @@ def test_event_times_become_exact_epoch_microseconds() -> None:
     )
     doc = decode(_wire.ingest_metrics_body(batch))
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    assert doc["p_timestamps_us"][:4] == [
-        (when - epoch) // timedelta(microseconds=1) for when in given
-    ]
-    assert doc["p_timestamps_us"][2] == 253402300799999999
-    assert abs(doc["p_timestamps_us"][4] - datetime.now(UTC).timestamp() * 1e6) < 60e6
+    assert doc["p_times_us"][:4] == [(when - epoch) // timedelta(microseconds=1) for when in given]
+    assert doc["p_times_us"][2] == 253402300799999999
+    assert doc["p_times_s"][:4] == [None] * 4  # a caller's datetime travels exactly
+    assert doc["p_times_us"][4] is None  # the clock's float travels as it is
+    assert abs(doc["p_times_s"][4] - datetime.now(UTC).timestamp()) < 60
 
 
 def test_stdlib_fallback_encodes_the_same_document(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +172,7 @@ def test_both_writer_paths_name_the_same_microsecond(when: float) -> None:
         "tags": {},
         "timestamp": when,
     }
-    columnar = _wire._epoch_us(when)
+    columnar = epoch_us(when)  # what ingest_metrics computes: trunc(when * 1e6)
     finalize([row])
     iso = row["timestamp"]
     assert isinstance(iso, str)
@@ -174,8 +204,8 @@ def test_plain_api_calls_share_their_tags_and_others_do_not() -> None:
 
 def test_a_split_batch_keeps_the_ids_of_its_first_encoding() -> None:
     batch = rows(6)
-    ids = batch.assign_ids()
-    assert batch[2:5].column(ID) == ids[2:5]
+    ids = batch.ids()
+    assert batch[2:5].ids() == ids[2:5]
     assert len(batch[4:]) == 2
     with pytest.raises(ValueError, match="contiguous"):
         batch[::2]
@@ -190,7 +220,7 @@ def test_the_bulk_fallback_sends_the_batch_ids_with_iso_times() -> None:
     batch = rows(3)
     first = _bulk_rows(batch)
     again = _bulk_rows(batch)
-    assert [row["id"] for row in first] == [row["id"] for row in again] == batch.column(ID)
+    assert [row["id"] for row in first] == [row["id"] for row in again] == batch.ids()
     for row in first:
         assert isinstance(row["timestamp"], str)
         assert datetime.fromisoformat(row["timestamp"]).tzinfo is not None
