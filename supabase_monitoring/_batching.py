@@ -704,6 +704,7 @@ class AsyncBatchingSink(_SinkBase[T]):
                 "runs on the event loop, which must never wait for buffer room"
             )
         self._write_batch = write_batch
+        self._batch_size = self.config.max_batch_size  # read on every submit
         self._tasks_ran = False  # a closed heartbeat only follows a live one
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -761,7 +762,9 @@ class AsyncBatchingSink(_SinkBase[T]):
         size = self._core.append_metric(name, value, tags, when, row_id)
         if size < 0:
             return self._core.record_drop()
-        return self._queued(size + 1)
+        if size + 1 >= self._batch_size or not self._tasks:
+            return self._queued(size + 1)
+        return True
 
     def submit(self, table: T, row: Row) -> bool:
         """Queue a row; False when it was dropped. Never raises, never awaits."""
@@ -780,7 +783,7 @@ class AsyncBatchingSink(_SinkBase[T]):
                 self._ensure_tasks()
             except RuntimeError:  # no running loop yet: the rows wait for flush()/close()
                 return True
-        if waiting >= self.config.max_batch_size:
+        if waiting >= self._batch_size:
             self._wake.set()
         return True
 
