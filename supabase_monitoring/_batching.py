@@ -360,6 +360,7 @@ class _SinkBase(Generic[T]):
         self.config = config or BatchingConfig()
         self._strict = strict
         self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name, metrics_table)
+        self._batch_size = self.config.max_batch_size  # read on every submit
         self.metrics_table = metrics_table
         """Rows submitted for this table are held as columns and written as
         :class:`MetricBatch` (None: every row is a dict)."""
@@ -367,6 +368,28 @@ class _SinkBase(Generic[T]):
         hb = self.config.heartbeat
         self.heartbeat: Heartbeat | None = Heartbeat(hb) if heartbeat and hb is not None else None
         """This client instance's heartbeat (None when off or when the sink has no RPC)."""
+
+    _flushers: list[Any]  # the running flusher threads or tasks
+    _batch_size: int
+
+    def submit_metric(
+        self, name: str, value: float, tags: Any, when: Any, row_id: Any = None
+    ) -> bool:
+        """Queue one pipeline_metrics row as columns (see ``metric_submitter``).
+
+        Never raises, never does I/O, never awaits: the common call is the
+        append and two comparisons.
+        """
+        size = self._core.append_metric(name, value, tags, when, row_id)
+        if size < 0:
+            return self._core.record_drop()
+        if size + 1 >= self._batch_size or not self._flushers:
+            self._after_append(size + 1)
+        return True
+
+    def _after_append(self, waiting: int) -> None:
+        """The rare work after an append: start the flushers, or wake one for a full batch."""
+        raise NotImplementedError
 
     def _heartbeat_due(self) -> bool:
         return self.heartbeat is not None and not self._core.closed and self.heartbeat.claim()
@@ -481,11 +504,10 @@ class BatchingSink(_SinkBase[T]):
 
     def _init_sync_primitives(self) -> None:
         self._max_buffer = self.config.max_buffer  # read on every submit: kept close at hand
-        self._batch_size = self.config.max_batch_size
         self._wake = threading.Event()
         self._stop = threading.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = threading.Condition(threading.Lock())
-        self._threads: list[threading.Thread] = []
+        self._flushers: list[threading.Thread] = []
         self._start_lock = threading.Lock()
         self._deadline = None
 
@@ -500,20 +522,9 @@ class BatchingSink(_SinkBase[T]):
             self._start()
 
     # ---- public API -----------------------------------------------------
-    def submit_metric(
-        self, name: str, value: float, tags: Any, when: Any, row_id: Any = None
-    ) -> bool:
-        """Queue one pipeline_metrics row as columns (see ``metric_submitter``)."""
-        size = self._core.append_metric(name, value, tags, when, row_id)
-        if size < 0:
-            return self._core.record_drop()
-        if size + 1 >= self._batch_size or not self._threads:
-            self._after_append(size + 1)
-        return True
-
     def _after_append(self, waiting: int) -> None:
         # The rare cases after an append: no flusher yet, or a full batch waiting.
-        if not self._threads:
+        if not self._flushers:
             self._start()
         if waiting >= self._batch_size and not self._wake.is_set():
             self._wake.set()
@@ -569,19 +580,19 @@ class BatchingSink(_SinkBase[T]):
     def close(self, timeout: float | None = None) -> None:
         """Stop accepting rows, deliver what is buffered until ``timeout``, drop the rest."""
         core = self._core
-        if core.closed and not self._threads:
+        if core.closed and not self._flushers:
             return
         core.closed = True
         deadline = None if timeout is None else time.monotonic() + timeout
         self._deadline = deadline
         self._stop.set()
         self._wake.set()
-        for thread in self._threads:
+        for thread in self._flushers:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        if any(thread.is_alive() for thread in self._threads):
+        if any(thread.is_alive() for thread in self._flushers):
             # A flusher is stuck in a request past the deadline: its rows count as dropped.
             core.detach()
-        self._threads = []
+        self._flushers = []
         core.abandon_queue()
         _live_sinks.discard(self)
         if (
@@ -616,15 +627,15 @@ class BatchingSink(_SinkBase[T]):
 
     def _start(self) -> None:
         with self._start_lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            while len(self._threads) < self.config.concurrency:
+            self._flushers = [t for t in self._flushers if t.is_alive()]
+            while len(self._flushers) < self.config.concurrency:
                 thread = threading.Thread(
                     target=self._run,
-                    name=f"{self._core.name}-flusher-{len(self._threads)}",
+                    name=f"{self._core.name}-flusher-{len(self._flushers)}",
                     daemon=True,
                 )
                 thread.start()
-                self._threads.append(thread)
+                self._flushers.append(thread)
 
     def _run(self) -> None:
         core = self._core
@@ -704,9 +715,8 @@ class AsyncBatchingSink(_SinkBase[T]):
                 "runs on the event loop, which must never wait for buffer room"
             )
         self._write_batch = write_batch
-        self._batch_size = self.config.max_batch_size  # read on every submit
         self._tasks_ran = False  # a closed heartbeat only follows a live one
-        self._tasks: list[asyncio.Task[None]] = []
+        self._flushers: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = asyncio.Condition()
@@ -747,24 +757,13 @@ class AsyncBatchingSink(_SinkBase[T]):
         return build
 
     def _ensure_tasks(self) -> None:
-        self._tasks = [t for t in self._tasks if not t.done()]
-        if len(self._tasks) >= self.config.concurrency:
+        self._flushers = [t for t in self._flushers if not t.done()]
+        if len(self._flushers) >= self.config.concurrency:
             return
         loop = asyncio.get_running_loop()
-        while len(self._tasks) < self.config.concurrency:
-            name = f"{self._core.name}-flusher-{len(self._tasks)}"
-            self._tasks.append(loop.create_task(self._run(), name=name))
-
-    def submit_metric(
-        self, name: str, value: float, tags: Any, when: Any, row_id: Any = None
-    ) -> bool:
-        """Queue one pipeline_metrics row as columns (see ``metric_submitter``)."""
-        size = self._core.append_metric(name, value, tags, when, row_id)
-        if size < 0:
-            return self._core.record_drop()
-        if size + 1 >= self._batch_size or not self._tasks:
-            return self._queued(size + 1)
-        return True
+        while len(self._flushers) < self.config.concurrency:
+            name = f"{self._core.name}-flusher-{len(self._flushers)}"
+            self._flushers.append(loop.create_task(self._run(), name=name))
 
     def submit(self, table: T, row: Row) -> bool:
         """Queue a row; False when it was dropped. Never raises, never awaits."""
@@ -774,18 +773,18 @@ class AsyncBatchingSink(_SinkBase[T]):
         if core.closed or core.pending() >= self.config.max_buffer:
             return core.record_drop()
         core.queue.append((table, row))
-        return self._queued(core.waiting())
+        self._after_append(core.waiting())
+        return True
 
-    def _queued(self, waiting: int) -> bool:
+    def _after_append(self, waiting: int) -> None:
         # After an append: start the flushers on first use, wake one for a full batch.
-        if not self._tasks:
+        if not self._flushers:
             try:
                 self._ensure_tasks()
             except RuntimeError:  # no running loop yet: the rows wait for flush()/close()
-                return True
+                return
         if waiting >= self._batch_size:
             self._wake.set()
-        return True
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until every row submitted before this call is written or settled.
@@ -824,7 +823,7 @@ class AsyncBatchingSink(_SinkBase[T]):
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
-        tasks, self._tasks = self._tasks, []
+        tasks, self._flushers = self._flushers, []
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=timeout)
             if pending:
