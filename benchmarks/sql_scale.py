@@ -16,6 +16,8 @@ EXPLAIN (ANALYZE, BUFFERS) / auto_explain evidence saved under --plans-dir:
     rows per day, each with a concurrent writer's insert latency
   * a one-day retention purge while a concurrent writer inserts: the writer's
     insert latency p50/p99 during the purge against its baseline
+  * --only scale (on its own): issue 11 item 5, each of --sizes as --only backfill does it,
+    then hourly aggregation and dropping one expired day; one table, a column per size
   * --only backfill (on its own: it replaces the data set): --rows over --days
     loaded as one INSERT ... SELECT into hours the rollups had sealed, then at
     once health and both views (last hour, 7 days), the refresh run as pg_cron
