@@ -113,7 +113,9 @@ def nested_plans(conn: psycopg.Connection) -> Iterator[list[str]]:
             captured.append(msg)
 
     try:
-        conn.execute("load 'auto_explain'")
+        # A savepoint when called inside a transaction: a refused load must not abort it.
+        with conn.transaction():
+            conn.execute("load 'auto_explain'")
     except psycopg.errors.InsufficientPrivilege:
         # The hosted role model: postgres may not load it (supabase_admin may).
         # The figures stand without the nested plans; say so once per call.

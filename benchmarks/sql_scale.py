@@ -16,6 +16,8 @@ EXPLAIN (ANALYZE, BUFFERS) / auto_explain evidence saved under --plans-dir:
     rows per day, each with a concurrent writer's insert latency
   * a one-day retention purge while a concurrent writer inserts: the writer's
     insert latency p50/p99 during the purge against its baseline
+  * --only scale (on its own): issue 11 item 5, each of --sizes as --only backfill does it,
+    then hourly aggregation and dropping one expired day; one table, a column per size
   * --only backfill (on its own: it replaces the data set): --rows over --days
     loaded as one INSERT ... SELECT into hours the rollups had sealed, then at
     once health and both views (last hour, 7 days), the refresh run as pg_cron
@@ -452,10 +454,74 @@ class Bench:
         for i, ms in enumerate(runs, 1):
             self.record(Result(f"refresh run {i} after the back-fill", ms / 1000, "s"))
         self.record(Result("refresh runs until caught up", len(runs), "runs", target=2))
+        self.record(Result("refresh catch-up, all runs", sum(runs) / 1000, "s"))
         # Steady state: autovacuum has analyzed the table, cron refreshed the last minute.
         self.vacuum()
         self.steady(shape)
         self.backfill_reads("steady state", (25.0, 50.0, 2000.0))
+
+    # ------------------------------------------------------------ cost as the work grows (item 5)
+    def bench_scale(self) -> None:
+        """Issue 11 item 5: for each of --sizes, the back-fill (reads before any refresh,
+        the refresh's catch-up, the steady state), hourly aggregation of one hour and
+        of a missed day, and dropping one expired day of that size's rows per day with
+        the writer's p99 against its baseline; then one table, a column per size."""
+        sizes: list[int] = self.args.sizes
+        columns: list[tuple[int, dict[str, Result], str]] = []
+        for n in sizes:
+            print(f"\n#### {n:,} raw rows")
+            self.args.rows = n
+            first = len(self.results)
+            loads = [os.getloadavg()[0]]
+            self.bench_backfill()
+            loads.append(os.getloadavg()[0])
+            shape = self.loaded_shape()
+            assert shape is not None
+            now = self.now()
+            hour = (now - 2 * DAY).replace(minute=0, second=0, microsecond=0)
+            self.rerun_aggregation(
+                "hourly aggregation of one hour",
+                "hourly",
+                hour,
+                hour + HOUR,
+                hour + HOUR + GRACE,
+                target=3000.0,
+            )
+            end = (now - GRACE).replace(minute=0, second=0, microsecond=0)
+            self.rerun_aggregation(
+                "hourly back-fill of a missed day (24 h)", "hourly", end - DAY, end, now, None
+            )
+            loads.append(os.getloadavg()[0])
+            self.bench_retention([round(n / shape.days)], compare=False)
+            loads.append(os.getloadavg()[0])
+            by_name = {r.name: r for r in self.results[first:]}
+            columns.append((n, by_name, f"{min(loads):.1f}-{max(loads):.1f}"))
+        self.scale_table(columns)
+
+    def scale_table(self, columns: list[tuple[int, dict[str, Result], str]]) -> None:
+        def fmt(c: Result | None, unit: str) -> str:
+            return f"{c.value:,.1f} {unit}" if c is not None and c.value is not None else "-"
+
+        print("\n== cost as the work grows (issue 11 item 5)")
+        names: list[str] = []
+        for _, by_name, _ in columns:
+            names += [k for k in by_name if k not in names]
+        head = "".join(f"{f'{n / 1e6:g} M rows':>14}" for n, _, _ in columns)
+        ratio = len(columns) > 1
+        print(f"{'measurement':62}{head}{f'{columns[-1][0] / columns[0][0]:g}x rows':>12}")
+        print(
+            f"{'load average (1 min) during the size':62}"
+            + "".join(f"{load:>14}" for _, _, load in columns)
+        )
+        for name in names:
+            cells = [by_name.get(name) for _, by_name, _ in columns]
+            unit = next((c.unit for c in cells if c is not None), "")
+            text = "".join(f"{fmt(c, unit):>14}" for c in cells)
+            first, last = cells[0], cells[-1]
+            r = ""
+            if ratio and first and last and first.value and last.value is not None:
+                r = f"{last.value / first.value:.2f}x"
+            print(f"{name[:62]:62}{text}{r:>12}")
 
     # ------------------------------------------------------------ aggregation
     def released_function(
@@ -806,7 +872,10 @@ class Bench:
         # would hold its lock when retention comes).
         self.conn.execute(f"vacuum (analyze) monitoring_internal.pipeline_metrics_p{day:%Y%m%d}")
 
-    def bench_retention(self) -> None:
+    def bench_retention(self, rows: list[int] | None = None, compare: bool = True) -> None:
+        """Dropping an expired day of each size in `rows` (default --retention-rows), writer
+        running; with `compare`, release 0.2.0's DELETE of the same day too. Without it
+        (--only scale) the figures are labelled "one day", the same name at every size."""
         print("== retention: dropping an expired day vs 0.2.0's DELETE of its rows, writer running")
         if not self.need(
             "retention",
@@ -859,25 +928,26 @@ class Bench:
 
         for _ in range(2):  # whatever an earlier run left: detached, then freed
             self.conn.execute("select monitoring.purge_expired_metrics()")
-        for n in self.args.retention_rows:
-            label = f"{n / 1e6:g}M rows/day"
+        for n in rows if rows is not None else self.args.retention_rows:
+            label = f"{n / 1e6:g}M rows/day" if compare else "one day"
             self.fill_expired_day(day, n)
             lat_drop, (detach, free) = self.run_writer(drop)
             self.report_latency(
-                f"in the {window:g} s from the detach ({label}: detach {detach * 1000:.0f} ms,"
+                f"in the {window:g} s from the detach ({n:,} rows: detach {detach * 1000:.0f} ms,"
                 f" drop of the detached table {free * 1000:.0f} ms)",
                 lat_drop,
             )
-            self.fill_expired_day(day, n)
-            lat_del, (secs_del, deleted) = self.run_writer(delete)
-            self.report_latency(
-                f"while 0.2.0 deletes it ({deleted:,} rows, {secs_del:.1f} s)", lat_del
-            )
-            for _ in range(2):  # the emptied partition: detached, then dropped
-                self.conn.execute("select monitoring.purge_expired_metrics()")
             self.record(Result(f"retention run detaching the day ({label})", detach * 1000))
             self.record(Result(f"next run dropping the detached table ({label})", free * 1000))
-            self.record(Result(f"0.2.0 DELETE of the same day ({label})", secs_del * 1000))
+            if compare:
+                self.fill_expired_day(day, n)
+                lat_del, (secs_del, deleted) = self.run_writer(delete)
+                self.report_latency(
+                    f"while 0.2.0 deletes it ({deleted:,} rows, {secs_del:.1f} s)", lat_del
+                )
+                for _ in range(2):  # the emptied partition: detached, then dropped
+                    self.conn.execute("select monitoring.purge_expired_metrics()")
+                self.record(Result(f"0.2.0 DELETE of the same day ({label})", secs_del * 1000))
             self.record(
                 Result(
                     f"writer p99, {window:g} s from the detach ({label})",
@@ -888,9 +958,10 @@ class Bench:
             self.record(
                 Result(f"writer max, {window:g} s from the detach ({label})", max(lat_drop))
             )
-            self.record(
-                Result(f"writer p99 while 0.2.0 deletes ({label})", percentile(lat_del, 99))
-            )
+            if compare:
+                self.record(
+                    Result(f"writer p99 while 0.2.0 deletes ({label})", percentile(lat_del, 99))
+                )
 
     def report_latency(self, label: str, samples: list[float]) -> None:
         print(
@@ -995,6 +1066,12 @@ def main() -> None:
     p.add_argument(
         "--backfill-max-runs", type=int, default=20, help="refresh runs before giving up"
     )
+    p.add_argument(
+        "--sizes",
+        type=lambda v: [int(float(x)) for x in v.split(",")],
+        default=[3_000_000, 10_000_000, 30_000_000],
+        help="raw rows per size for --only scale (default 3e6,10e6,30e6)",
+    )
     p.add_argument("--plans-dir", default="/tmp/sql_scale_plans")
     p.add_argument("--plan-lines", type=int, default=12)
     p.add_argument("--nested-shown", type=int, default=3)
@@ -1015,6 +1092,13 @@ def main() -> None:
         f"target: {bench.conn.info.host}:{bench.conn.info.port} {settings[0] if settings else ''}"
     )
     parts = {s.strip() for s in args.only.split(",")}
+    if "scale" in parts:
+        if parts != {"scale"}:
+            sys.exit("--only scale replaces the data set (once per size): run it on its own")
+        with bench.cron_paused():
+            bench.bench_scale()
+        bench.summary()
+        return
     if "backfill" in parts:
         if parts != {"backfill"}:
             sys.exit("--only backfill replaces the data set: run it on its own")
