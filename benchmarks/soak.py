@@ -4,7 +4,7 @@ N writer threads share one MonitoringClient.from_env() (default BatchingConfig, 
 has it) and call record_api_call, record_processing_metric and record_metric in turn, paced on
 absolute deadlines (call j of the run is due at start + j / rate, so a late call never shifts
 the later ones), each row tagged {"soak_run": <run id>}. Every 10 s a line shows the client's
-SinkStats; every minute also how far the views' minute rollups lag behind now.
+SinkStats and how far the views' minute rollups lag behind now.
 
 Verdicts (exit status 1 if any is FAIL):
   * rate: the writers kept up with the schedule (>= 99% of the target rate);
@@ -14,10 +14,13 @@ Verdicts (exit status 1 if any is FAIL):
     trend upward (mean of the last third <= mean of the first third + half a batch);
   * cron: every job the migrations schedule exists and is active, pg_cron runs them
     (precondition); during the soak no run of a project job failed and none was missed;
-  * rollups keep up: the latest sealed minute ends within 3 minutes of now at every probe,
-    and each hourly aggregation run inside the soak moved monitoring.aggregation_watermarks.
+  * rollups keep up: the latest sealed minute ends within 3 minutes of now at every probe
+    (every 10 s), and each hourly aggregation run started inside the soak (any status) moved
+    monitoring.aggregation_watermarks past its hour (a run still going at the end is waited for).
 Figures: record_* latency (mean = time in calls / calls, p50, p99, max), process CPU per
-metric, load average at start and end, peak RSS, per-job run counts and longest run.
+metric, load average at start, middle and end, peak RSS, per-job run counts and longest run;
+per hourly aggregation run its duration, the hour it aggregated (whether the soak covered all
+of it), the raw rows its rollups count, the seal lag and the rollup refreshes while it ran.
 
 usage: make soak [SOAK_ARGS="--minutes 3"]
        eval "$(scripts/local-stack.sh env)"; .venv/bin/python benchmarks/soak.py [--minutes 30]
@@ -41,9 +44,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "supabase" / "migrations"
-SAMPLE_EVERY = 10.0  # seconds between SinkStats samples
-PROBE_EVERY = 6  # samples between rollup-lag probes (one a minute)
+SAMPLE_EVERY = 10.0  # seconds between SinkStats and rollup-lag samples
 SEAL_LAG_LIMIT = timedelta(minutes=3)
+AGGREGATION_GRACE = timedelta(minutes=3)  # aggregate_metrics' c_grace
 RATE_FLOOR = 0.99  # share of the target rate the writers must reach
 PENDING_BATCHES = 2  # max pending over the last two-thirds, in batches
 TREND_BATCHES = 0.5  # allowed rise of mean pending, first third -> last third, in batches
@@ -208,18 +211,75 @@ def retention_verdict(jobs: Sequence[JobRuns]) -> Verdict:
     return Verdict("retention", ok, detail)
 
 
+def aggregated_until(start: datetime) -> datetime:
+    """The watermark an hourly run started at ``start`` must leave: the end of its last hour."""
+    return (start - AGGREGATION_GRACE).replace(minute=0, second=0, microsecond=0)
+
+
+def aggregated_hour(start: datetime) -> datetime:
+    """The start of the hour an hourly run started at ``start`` aggregates (after the watermark)."""
+    return aggregated_until(start) - timedelta(hours=1)
+
+
 def watermark_verdict(
     before: datetime | None, after: datetime | None, hourly_runs: Sequence[datetime]
 ) -> Verdict:
-    """Each hourly aggregation started in the soak aggregates up to its hour (3 min grace)."""
+    """Each hourly aggregation started in the soak (any status) aggregated up to its hour."""
     if not hourly_runs:
         return Verdict("hourly aggregation", True, "no run fell inside the soak")
-    need = max(r - timedelta(minutes=3) for r in hourly_runs).replace(
-        minute=0, second=0, microsecond=0
-    )
+    need = aggregated_until(max(hourly_runs))
     ok = after is not None and after >= need and (before is None or after > before)
     return Verdict(
-        "hourly aggregation", ok, f"watermark {before} -> {after} (needed >= {need}, advanced)"
+        "hourly aggregation",
+        ok,
+        f"{len(hourly_runs)} runs; watermark {before} -> {after} (needed >= {need}, advanced)",
+    )
+
+
+@dataclass(frozen=True)
+class HourlyRun:
+    """One run of the hourly aggregation started in the soak, and what it did."""
+
+    start: datetime
+    end: datetime | None  # None: still going when judged
+    status: str
+    rows: int  # raw rows the hourly rollups of its hour count (sum of count_value)
+    rollups: int  # hourly rollup rows of its hour
+    soak_rows: int  # of those raw rows, this soak's
+    seal_lags: tuple[timedelta, ...]  # probes from its start to a minute after its end
+    refreshes: int  # monitoring-rollup-refresh runs started while it ran
+    refresh_longest: timedelta | None
+
+    @property
+    def hour(self) -> datetime:
+        return aggregated_hour(self.start)
+
+
+def covers(writes_from: datetime, writes_to: datetime, hour: datetime) -> bool:
+    """Whether the writers ran for the whole of ``hour`` (so the run had a full hour of them)."""
+    return writes_from <= hour and hour + timedelta(hours=1) <= writes_to
+
+
+def lags_during(
+    probes: Sequence[tuple[datetime, timedelta]], start: datetime, end: datetime | None
+) -> tuple[timedelta, ...]:
+    """Seal lags probed from ``start`` to a minute after ``end`` (to the last probe if None)."""
+    stop = end + timedelta(minutes=1) if end is not None else None
+    return tuple(lag for at, lag in probes if at >= start and (stop is None or at <= stop))
+
+
+def describe_hourly_run(r: HourlyRun, writes_from: datetime, writes_to: datetime) -> str:
+    """One line of figures for an hourly aggregation run."""
+    took = f"{(r.end - r.start).total_seconds():.2f}s" if r.end is not None else "still going"
+    full = "the soak wrote all of it" if covers(writes_from, writes_to, r.hour) else "partly"
+    worst = f"{max(r.seal_lags).total_seconds():.0f}s" if r.seal_lags else "-"
+    longest = f"{r.refresh_longest.total_seconds():.2f}s" if r.refresh_longest else "-"
+    return (
+        f"{r.start:%H:%M:%S}-{f'{r.end:%H:%M:%S}' if r.end else '?'} {r.status} in {took}: "
+        f"hour {r.hour:%H:%M} ({full}), {r.rows} raw rows in {r.rollups} rollups "
+        f"({r.soak_rows} of this soak); seal_lag at most {worst} over {len(r.seal_lags)} probes "
+        f"to a minute after its end; {r.refreshes} refreshes started while it ran, "
+        f"longest {longest}"
     )
 
 
@@ -285,14 +345,15 @@ def check_cron(conn: Any, expected: Sequence[str], wait: float) -> list[str]:
     return problems
 
 
-def seal_lag(conn: Any) -> timedelta:
-    """now() minus the end of the latest minute the views' rollups sealed."""
-    lag = scalar(
-        conn,
-        "select now() - (max(period_start) + interval '1 minute') "
-        "from monitoring_internal.rollup_seals where kind = 'minute'",
-    )
-    return lag if lag is not None else timedelta.max
+def seal_lag(conn: Any) -> tuple[datetime, timedelta]:
+    """now(), and now() minus the end of the latest minute the views' rollups sealed."""
+    row = conn.execute(
+        "select now(), now() - (max(period_start) + interval '1 minute') "
+        "from monitoring_internal.rollup_seals where kind = 'minute'"
+    ).fetchone()
+    if row is None:
+        raise RuntimeError("no row from the seal-lag probe")
+    return row[0], row[1] if row[1] is not None else timedelta.max
 
 
 def hourly_watermark(conn: Any) -> datetime | None:
@@ -333,14 +394,78 @@ def job_runs(conn: Any, since: datetime, until: datetime) -> list[JobRuns]:
     ]
 
 
-def hourly_starts(conn: Any, since: datetime, until: datetime) -> list[datetime]:
+def wait_hourly(conn: Any, since: datetime, until: datetime, timeout: float) -> float:
+    """Wait (at most ``timeout`` s) for hourly runs started in [since, until) to end; seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        going = scalar(
+            conn,
+            "select count(*) from cron.job_run_details as d join cron.job as j using (jobid) "
+            "where j.jobname = %s and d.start_time >= %s and d.start_time < %s "
+            "and d.status not in ('succeeded', 'failed')",
+            (HOURLY_JOB, since, until),
+        )
+        if not going:
+            break
+        time.sleep(5)
+    return time.monotonic() - t0
+
+
+def hourly_runs(
+    conn: Any,
+    run: str,
+    since: datetime,
+    until: datetime,
+    probes: Sequence[tuple[datetime, timedelta]],
+) -> list[HourlyRun]:
+    """The hourly aggregation's runs started in [since, until), whatever their status."""
     rows = conn.execute(
-        "select d.start_time from cron.job_run_details as d join cron.job as j using (jobid) "
-        "where j.jobname = %s and d.status = 'succeeded' "
-        "and d.start_time >= %s and d.start_time < %s",
-        (HOURLY_JOB, since, until),
+        """
+        select d.start_time, d.end_time, d.status,
+               coalesce(a.rows, 0), coalesce(a.rollups, 0),
+               (select count(*) from monitoring.pipeline_metrics as m
+                where m."timestamp" >= h.hour and m."timestamp" < h.hour + interval '1 hour'
+                  and m.tags->>'soak_run' = %(run)s),
+               r.runs, r.longest
+        from cron.job_run_details as d
+        join cron.job as j using (jobid)
+        cross join lateral (
+          select date_trunc('hour', d.start_time - interval '3 minutes', 'UTC')
+                 - interval '1 hour' as hour) as h
+        left join lateral (
+          select sum(x.count_value)::bigint as rows, count(*) as rollups
+          from monitoring.aggregated_metrics as x
+          where x.period = 'hourly' and x.period_start = h.hour) as a on true
+        cross join lateral (
+          select count(*) as runs, max(f.end_time - f.start_time) as longest
+          from cron.job_run_details as f join cron.job as g using (jobid)
+          where g.jobname = %(refresh)s and f.start_time >= d.start_time
+            and f.start_time <= coalesce(d.end_time, now())) as r
+        where j.jobname = %(hourly)s and d.start_time >= %(since)s and d.start_time < %(until)s
+        order by d.start_time
+        """,
+        {
+            "run": run,
+            "refresh": EVERY_MINUTE_JOB,
+            "hourly": HOURLY_JOB,
+            "since": since,
+            "until": until,
+        },
     ).fetchall()
-    return [r[0] for r in rows]
+    return [
+        HourlyRun(
+            start,
+            end,
+            status,
+            int(n),
+            int(rollups),
+            int(mine),
+            lags_during(probes, start, end),
+            int(refreshes),
+            longest,
+        )
+        for start, end, status, n, rollups, mine, refreshes, longest in rows
+    ]
 
 
 def count_rows(conn: Any, run: str, since: datetime) -> int:
@@ -458,6 +583,12 @@ def main() -> int:
     parser.add_argument(
         "--cron-wait", type=float, default=90.0, help="seconds to wait for pg_cron's first run"
     )
+    parser.add_argument(
+        "--hourly-wait",
+        type=float,
+        default=600.0,
+        help="seconds to wait at the end for an hourly aggregation run still going",
+    )
     args = parser.parse_args()
     if args.rate <= 0 or args.minutes <= 0 or args.writers < 1:
         parser.error("--rate and --minutes must be > 0, --writers >= 1")
@@ -503,7 +634,8 @@ def main() -> int:
     for t in threads:
         t.start()
     pending: list[int] = []
-    lags: list[timedelta] = []
+    probes: list[tuple[datetime, timedelta]] = []  # (now(), seal lag), every sample
+    load_middle = ""
     peak_rss = rss_mib()
     sample = 0
     try:
@@ -524,10 +656,11 @@ def main() -> int:
                 f"rejected={s.rejected} batches={s.batches_written} retries={s.retries} "
                 f"late={max(w.max_late for w in writers):.3f}s rss={peak_rss:.0f}MiB"
             )
-            if sample % PROBE_EVERY == 0:
-                lag = seal_lag(conn)
-                lags.append(lag)
-                line += f" seal_lag={lag.total_seconds():.0f}s"
+            probes.append(seal_lag(conn))
+            line += f" seal_lag={probes[-1][1].total_seconds():.0f}s"
+            if not load_middle and sample * SAMPLE_EVERY >= args.minutes * 30:
+                load_middle = loadavg()
+                line += f" load={load_middle}"
             print(line, flush=True)
     except KeyboardInterrupt:
         stop.set()
@@ -535,6 +668,7 @@ def main() -> int:
             t.join()
         print("interrupted: judging what ran")
     elapsed = max(time.perf_counter() - start, 1e-9)
+    writes_to = scalar(conn, "select now()")
     close_started = time.perf_counter()
     client.close(timeout=120)
     close_s = time.perf_counter() - close_started
@@ -546,8 +680,10 @@ def main() -> int:
     calls_made = sum(w.done for w in writers)
     lat = summarize(w.latencies for w in writers)
     in_db = count_rows(conn, run, since)
-    lags.append(seal_lag(conn))
+    probes.append(seal_lag(conn))
     jobs = job_runs(conn, since, until)
+    waited = wait_hourly(conn, since, until, args.hourly_wait)
+    hourly = hourly_runs(conn, run, since, until, probes)
     verdicts = [
         rate_verdict(calls_made, elapsed, args.rate),
         exactly_once_verdict(
@@ -556,8 +692,8 @@ def main() -> int:
         buffer_verdict(pending, batch),
         cron_verdict(jobs),
         retention_verdict(jobs),
-        seal_verdict(lags),
-        watermark_verdict(wm_before, hourly_watermark(conn), hourly_starts(conn, since, until)),
+        seal_verdict([lag for _, lag in probes]),
+        watermark_verdict(wm_before, hourly_watermark(conn), [r.start for r in hourly]),
     ]
     if not args.keep:
         delete_rows(conn, run, since)
@@ -591,7 +727,7 @@ def main() -> int:
         f"{final.written / max(final.batches_written, 1):.1f} rows per batch, "
         f"{final.batches_written / elapsed:.1f} batches/s"
     )
-    print(f"  load average start {load_start}, end {load_end}")
+    print(f"  load average start {load_start}, middle {load_middle or '-'}, end {load_end}")
     print("  cron runs during the soak (job: runs / succeeded / failed / due, longest):")
     for j in jobs:
         longest = f"{j.longest.total_seconds():.2f}s" if j.longest is not None else "-"
@@ -599,6 +735,14 @@ def main() -> int:
             f"    {j.jobname:30} {j.runs:3} / {j.succeeded:3} / {j.failed} / {j.expected:3}  "
             f"{longest}"
         )
+    print(
+        f"  hourly aggregation runs during the soak (writers {since:%H:%M:%S}-{writes_to:%H:%M:%S}"
+        f"{f'; waited {waited:.0f}s for one to end' if waited >= 1 else ''}):"
+    )
+    for r in hourly:
+        print(f"    {describe_hourly_run(r, since, writes_to)}")
+    if not hourly:
+        print("    none")
     print()
     for v in verdicts:
         print(f"{'PASS' if v.ok else 'FAIL'} {v.name}: {v.detail}")

@@ -248,3 +248,75 @@ def test_seal_lag_limit() -> None:
     assert soak.seal_verdict([timedelta(seconds=70), timedelta(seconds=170)]).ok
     assert not soak.seal_verdict([timedelta(seconds=70), timedelta(seconds=200)]).ok
     assert not soak.seal_verdict([]).ok
+
+
+# ----------------------------------------------------------------- hourly aggregation runs
+def test_a_run_aggregates_the_hour_before_it_after_the_grace() -> None:
+    at = datetime(2026, 12, 3, 0, 5, 0, 80_000, tzinfo=UTC)
+    assert soak.aggregated_until(at) == datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
+    assert soak.aggregated_hour(at) == datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    # Inside the 3-minute grace the hour just ended is not complete yet.
+    early = datetime(2026, 12, 3, 0, 2, 59, tzinfo=UTC)
+    assert soak.aggregated_hour(early) == datetime(2026, 12, 2, 22, 0, tzinfo=UTC)
+
+
+def test_the_watermark_must_cover_a_failed_or_unfinished_run_too() -> None:
+    # hourly_runs() passes every run started in the soak, whatever its status: a run
+    # that failed at 00:05 leaves the watermark at 23:00, which must not pass.
+    h23 = datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    runs = [h23.replace(minute=5), datetime(2026, 12, 3, 0, 5, tzinfo=UTC)]
+    v = soak.watermark_verdict(h23.replace(hour=22), h23, runs)
+    assert not v.ok
+    assert "2 runs" in v.detail
+    assert soak.watermark_verdict(h23.replace(hour=22), h23 + timedelta(hours=1), runs).ok
+
+
+def test_covers_only_a_whole_hour_of_writes() -> None:
+    h = datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    assert soak.covers(h - timedelta(minutes=10), h + timedelta(minutes=70), h)
+    assert soak.covers(h, h + timedelta(hours=1), h)
+    assert not soak.covers(h + timedelta(seconds=1), h + timedelta(minutes=70), h)
+    assert not soak.covers(h - timedelta(minutes=10), h + timedelta(minutes=59), h)
+
+
+def test_lags_during_a_run_reach_a_minute_past_its_end() -> None:
+    t0 = datetime(2026, 12, 3, 0, 4, tzinfo=UTC)
+    probes = [(t0 + timedelta(seconds=10 * i), timedelta(seconds=i)) for i in range(30)]
+    start, end = t0 + timedelta(seconds=60), t0 + timedelta(seconds=95)
+    got = soak.lags_during(probes, start, end)
+    assert got == tuple(timedelta(seconds=i) for i in range(6, 16))  # 00:05:00 .. 00:06:30
+    assert soak.lags_during(probes, start, None) == tuple(
+        timedelta(seconds=i) for i in range(6, 30)
+    )
+    assert soak.lags_during(probes, t0 + timedelta(hours=1), None) == ()
+
+
+def test_describe_an_hourly_run() -> None:
+    start = datetime(2026, 12, 3, 0, 5, 0, 100_000, tzinfo=UTC)
+    r = soak.HourlyRun(
+        start,
+        start + timedelta(seconds=12.5),
+        "succeeded",
+        3_600_420,
+        93,
+        3_600_000,
+        (timedelta(seconds=70), timedelta(seconds=125)),
+        1,
+        timedelta(seconds=0.4),
+    )
+    assert r.hour == datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    line = soak.describe_hourly_run(
+        r, datetime(2026, 12, 2, 22, 50, tzinfo=UTC), datetime(2026, 12, 3, 0, 10, tzinfo=UTC)
+    )
+    assert "00:05:00-00:05:12 succeeded in 12.50s" in line
+    assert "hour 23:00 (the soak wrote all of it)" in line
+    assert "3600420 raw rows in 93 rollups (3600000 of this soak)" in line
+    assert "seal_lag at most 125s over 2 probes" in line
+    assert "1 refreshes started while it ran, longest 0.40s" in line
+    partial = soak.describe_hourly_run(
+        soak.HourlyRun(start, None, "running", 0, 0, 0, (), 0, None),
+        datetime(2026, 12, 2, 23, 30, tzinfo=UTC),
+        datetime(2026, 12, 3, 0, 10, tzinfo=UTC),
+    )
+    assert "still going" in partial
+    assert "(partly)" in partial
