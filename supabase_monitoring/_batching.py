@@ -158,7 +158,7 @@ class _BufferCore(Generic[T]):
         return len(self.queue) + len(self.metrics) // WIDTH
 
     def has_room(self) -> bool:
-        return self.waiting() + self.inflight < self.config.max_buffer
+        return self.waiting() + self.inflight < self.max_buffer
 
     def append_metric(self, name: str, value: float, tags: Any, when: Any, row_id: Any) -> int:
         """Queue one metric as columns; the rows waiting before it, or -1 when there is no room."""
@@ -361,13 +361,16 @@ class _SinkBase(Generic[T]):
         self._strict = strict
         self._core: _BufferCore[T] = _BufferCore(self.config, is_transient, name, metrics_table)
         self._batch_size = self.config.max_batch_size  # read on every submit
-        self.metrics_table = metrics_table
-        """Rows submitted for this table are held as columns and written as
-        :class:`MetricBatch` (None: every row is a dict)."""
         self._deadline: float | None = None
         hb = self.config.heartbeat
         self.heartbeat: Heartbeat | None = Heartbeat(hb) if heartbeat and hb is not None else None
         """This client instance's heartbeat (None when off or when the sink has no RPC)."""
+
+    @property
+    def metrics_table(self) -> T | None:
+        """Rows submitted for this table are held as columns and written as
+        :class:`MetricBatch` (None: every row is a dict)."""
+        return self._core.metrics_table
 
     _flushers: list[Any]  # the running flusher threads or tasks
     _batch_size: int
@@ -503,7 +506,6 @@ class BatchingSink(_SinkBase[T]):
         return build
 
     def _init_sync_primitives(self) -> None:
-        self._max_buffer = self.config.max_buffer  # read on every submit: kept close at hand
         self._wake = threading.Event()
         self._stop = threading.Event()  # set by close(); also cuts backoff sleeps short
         self._progress = threading.Condition(threading.Lock())
@@ -537,7 +539,7 @@ class BatchingSink(_SinkBase[T]):
         queue = core.queue
         with core.submit_lock:
             size = core.waiting()
-            room = not core.closed and size + core.inflight < self._max_buffer
+            room = not core.closed and size + core.inflight < core.max_buffer
             if room:
                 queue.append((table, row))
         if not room and not self._append_when_room(table, row):
@@ -770,7 +772,7 @@ class AsyncBatchingSink(_SinkBase[T]):
         if self.metrics_table is not None and table == self.metrics_table:
             return self.submit_metric(*_metric_fields(row))
         core = self._core
-        if core.closed or core.pending() >= self.config.max_buffer:
+        if core.closed or core.pending() >= core.max_buffer:
             return core.record_drop()
         core.queue.append((table, row))
         self._after_append(core.waiting())
