@@ -151,6 +151,9 @@ comment on function monitoring_internal.create_metric_partition(date) is
 
 -- Every day from the start of raw retention (14 days) to p_days_ahead days
 -- ahead gets its partition; the rest of time stays in the default partition.
+-- "Ahead" counts from the hour after p_now (the next hourly run), so the run
+-- at 23:50 already makes the day that becomes "today + p_days_ahead" at
+-- midnight: the horizon never dips below p_days_ahead between runs.
 create or replace function monitoring_internal.maintain_metric_partitions(
   p_now        timestamptz default now(),
   p_days_ahead integer     default 3
@@ -182,7 +185,7 @@ begin
   for v_day in
     select d::date
     from pg_catalog.generate_series(((p_now - interval '14 days') at time zone 'UTC')::date::timestamp,
-                                    ((p_now at time zone 'UTC')::date + p_days_ahead)::timestamp,
+                                    (((p_now + interval '1 hour') at time zone 'UTC')::date + p_days_ahead)::timestamp,
                                     interval '1 day') as d
   loop
     begin

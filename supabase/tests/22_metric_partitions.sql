@@ -5,7 +5,7 @@
 -- is rolled back.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(27);
+select plan(28);
 
 -- A retention run frees the tables an earlier run detached and does nothing
 -- else (20261213000100): on a database whose cron job has run, free them
@@ -71,6 +71,14 @@ select is(
   monitoring_internal.maintain_metric_partitions(now()) - 'busy',
   '{"created": 0, "moved_rows": 0, "skipped": 0}'::jsonb,
   'maintenance right after maintenance creates nothing');
+select monitoring_internal.maintain_metric_partitions(
+  ((now() at time zone 'UTC')::date::text || ' 23:50+00')::timestamptz);
+select ok(
+  exists (select 1 from monitoring_internal.metric_partitions() as p
+          where not p.is_default
+            and p.range_start <= (((now() at time zone 'UTC')::date + 4)::text || ' 00:00+00')::timestamptz
+            and p.range_end >= (((now() at time zone 'UTC')::date + 5)::text || ' 00:00+00')::timestamptz),
+  'the run at 23:50 already makes the day that is three days ahead after midnight');
 
 -- ------------------------------------------------------------ the key: exactly once
 set local role service_role;
