@@ -2,7 +2,8 @@
 """Released migrations never change: supabase/releases.json records each release's files + hashes.
 
     python scripts/release_manifest.py freeze 0.2.0  # (re)write 0.2.0's entry from the migrations
-    python scripts/release_manifest.py check         # make test: fails if a released file changed
+    python scripts/release_manifest.py check         # make test: fails if a released file changed,
+                                                     # or the next release defines an object twice
 
 Users' databases have applied every released migration, and ``db install`` recognises installed
 copies by id and checksum, so a released file may never be edited, renamed or deleted; a schema
@@ -23,6 +24,11 @@ MIGRATIONS = ROOT / "supabase" / "migrations"
 MANIFEST = ROOT / "supabase" / "releases.json"
 MIGRATION_FILE = re.compile(r"^[0-9]+_.+\.sql$")
 RELEASE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+DEFINITION = re.compile(
+    r"^\s*create\s+(?:or\s+replace\s+)?(function|procedure|view|materialized\s+view)\s+"
+    r"(?:if\s+not\s+exists\s+)?([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def current_files(migrations: Path) -> dict[str, str]:
@@ -72,6 +78,28 @@ def problems(releases: list[dict[str, object]], current: dict[str, str]) -> list
     return found
 
 
+def redefinitions(releases: list[dict[str, object]], migrations: Path) -> list[str]:
+    """Objects the next release defines in more than one of its migrations.
+
+    A released object is replaced by a new migration, but within one release each function or
+    view has a single definition, so its final text is read in one place: fold the earlier one.
+    """
+    released = released_files(releases)
+    where: dict[str, list[str]] = {}
+    for path in sorted(migrations.iterdir()):
+        if not MIGRATION_FILE.match(path.name) or path.name in released:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for kind, name in {(k.lower(), n.lower()) for k, n in DEFINITION.findall(text)}:
+            where.setdefault(f"{kind} {name}", []).append(path.name)
+    return [
+        f"{obj} is defined in {len(files)} unreleased migrations ({', '.join(files)}): "
+        "keep one definition"
+        for obj, files in sorted(where.items())
+        if len(files) > 1
+    ]
+
+
 def freeze(version: str, manifest: Path, migrations: Path) -> list[str]:
     """Record the migrations as ``version`` (replacing its entry); refuse if that breaks another."""
     if not RELEASE.match(version):
@@ -110,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         found = problems(releases, current_files(MIGRATIONS)) or (
             [] if releases else [f"{MANIFEST.relative_to(ROOT)} lists no release"]
         )
+        found += redefinitions(releases, MIGRATIONS)
         done = f"released migrations unchanged ({len(released_files(releases))} files)"
     for problem in found:
         print(f"release manifest: {problem}", file=sys.stderr)

@@ -25,7 +25,7 @@
 -- another metric in a sealed minute now also sends the views to raw rows for
 -- that minute until the next refresh re-seals it (correct, marginally more work).
 --
--- aggregate_metrics (20261212000400) seals every period it writes with kinds
+-- aggregate_metrics (20261215000100) seals every period it writes with kinds
 -- 'hourly', 'daily', 'weekly' (the spec's period names) in the same
 -- rollup_seals table: the snapshot its rollup rows were computed with. A sealed
 -- period with a change record its snapshot did not see is stale, and the next

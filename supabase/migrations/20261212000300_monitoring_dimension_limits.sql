@@ -10,7 +10,7 @@
 -- data they summarise and kept 90 days. OpenTelemetry's SDK caps the series per
 -- metric the same way and folds the rest into one overflow series.
 --
--- aggregate_metrics (20261212000400) keeps, per metric and period, the
+-- aggregate_metrics (20261215000100) keeps, per metric and period, the
 -- max_dimension_sets dimension sets with the most rows (ties by dimensions) and
 -- folds the rest into one rollup row with dimensions {"overflow": "true"}.
 -- The row with metric_name '*' is the default for every metric without a row of

@@ -3,7 +3,7 @@
 --
 -- Owns: monitoring_internal.health_dimensions().
 --
--- aggregate_metrics (20261212000400) writes one public.monitoring_events row
+-- aggregate_metrics (20261215000100) writes one public.monitoring_events row
 -- (event_type 'aggregation_dimension_overflow') per metric and period it
 -- folds. This component reads those of the last 24 hours (index
 -- monitoring_events_type_created_at_idx): status warning when any metric

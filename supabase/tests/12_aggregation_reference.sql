@@ -1,7 +1,7 @@
 -- aggregate_metrics against a straightforward reference: plain aggregates over
 -- the raw rows (count, sum, min, max, avg, percentile_cont 0.5/0.95/0.99), the
--- dimension sets ranked and folded the way 20261212000400 specifies. Guards the
--- faster formulation (20261215000100: groups hashed by the dimensions' text,
+-- dimension sets ranked and folded the way 20261215000100 specifies. Guards its
+-- faster formulation (groups hashed by the dimensions' text,
 -- min/max from the percentile sort, avg = sum / count) against drifting from
 -- what a reader would compute by hand. Data in August 2035 under metric names
 -- pgtap.ref* (no other data lives there), so it holds on a database with data.

@@ -94,3 +94,20 @@ def test_freeze_rejects_a_malformed_version(tree: tuple[Path, Path]) -> None:
     manifest, migrations = tree
     assert "not a release version" in rm.freeze("v1", manifest, migrations)[0]
     assert not manifest.exists()
+
+
+def test_an_object_defined_twice_in_the_next_release_fails(tree: tuple[Path, Path]) -> None:
+    manifest, migrations = tree
+    (migrations / "20261127000100_a.sql").write_text("create function monitoring.f() ...;\n")
+    rm.freeze("0.2.0", manifest, migrations)
+    # Replacing a released object once is how a release changes it.
+    (migrations / "20261201000100_c.sql").write_text(
+        "create or replace function monitoring.f() ...;\ncreate view monitoring.v as select 1;\n"
+    )
+    assert rm.redefinitions(rm.load(manifest), migrations) == []
+    (migrations / "20261201000200_d.sql").write_text(
+        "-- replaces it again\n  CREATE OR REPLACE FUNCTION Monitoring.F(p integer) ...;\n"
+    )
+    (found,) = rm.redefinitions(rm.load(manifest), migrations)
+    assert "function monitoring.f" in found
+    assert "20261201000100_c.sql, 20261201000200_d.sql" in found

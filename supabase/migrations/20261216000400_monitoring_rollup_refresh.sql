@@ -1,10 +1,22 @@
--- monitoring_internal.refresh_rollups() catches up after a back-fill within two
--- cron runs: newest hours first, in chunks, within a time budget; and it no
--- longer skips sealing while an aggregation run holds the shared lock.
+-- monitoring_internal.refresh_rollups(): the change records aggregation still
+-- needs are kept, and a back-fill is caught up within two cron runs (newest
+-- hours first, in chunks, within a time budget) without skipping seals while
+-- an aggregation run holds the shared lock.
 --
--- Owns (replaces): monitoring_internal.refresh_rollups(integer) (last defined in
--- 20261212000200). Rollups, seals, pruning and the change records it keeps are
--- as there; what changes:
+-- Owns (replaces): monitoring_internal.refresh_rollups(integer), last defined
+-- by release 0.2.0 (20261201000800_monitoring_rollup_refresh.sql). Its rollups
+-- and the views' seals are as there; what changes:
+-- * Change records (shared with monitoring.aggregate_metrics, 20261212000100):
+--   step 1 prunes change records, and the seals of aggregated periods (kinds
+--   hourly/daily/weekly), only once they are older than raw retention (14
+--   days), not after the views' 8: aggregation re-aggregates any period raw
+--   data still covers; the views' own seals still go after 8 days. A change
+--   record is deleted only when every seal it falls in has seen it, the
+--   aggregated hour, day and ISO week included. Before, a change to a period
+--   with no view seal was deleted within a minute, long before the next
+--   hourly, daily or weekly run could see it. Change records of aggregated
+--   periods live until the period's next run re-seals it: at most a week for a
+--   late row (the weekly job), usually an hour.
 -- * p_max_hours defaults to 168 (the views' whole window) instead of 24. After a
 --   back-fill of 14 days every hour was untrusted and the refresh caught up 24
 --   hours per run: 7 runs (minutes) of dashboards reading raw rows.

@@ -1,39 +1,80 @@
--- Aggregation as fast as release 0.2.0's with the cardinality bound applied.
+-- Aggregation: late rows, bounded cardinality, and as fast as release 0.2.0's.
 --
--- Owns (replaces): monitoring.aggregate_metrics(text, timestamptz). Everything
--- 20261212000400 says about it holds unchanged: the periods it aggregates
--- (after the watermark, and stale sealed ones within raw retention), the seals
--- written in the same statement, the natural key and the deletes that make a
--- recomputation exact and idempotent, which dimension sets are kept (most raw
--- rows, ties by a hash of the dimensions' text, then the dimensions), the
--- overflow row and its event, SECURITY DEFINER, EXECUTE for service_role only.
+-- Owns (replaces): monitoring.aggregate_metrics(text, timestamptz), last
+-- defined by release 0.2.0 (20261201000400). Everything that migration says
+-- about it still holds (self-healing back-fill from the
+-- watermark, the 14-day raw-retention floor, provisional runs ahead of real
+-- time, the natural key, one hash pass without a sort of every raw row, daily
+-- and weekly from raw) except "rows arriving later stay raw only". Changes:
 --
--- Why: with the bound applied it took 2.6-3.1 s for a 1 001 488-row hour (93
--- groups), release 0.2.0's function 2.2-2.8 s, alternating on the same data on
--- an idle machine. auto_explain of that hour (serial: a statement that writes
--- gets no parallel plan; per-node timing inflates per-row nodes), 3.24 s in all:
--- index scan 0.46 s, dimensions through Memoize 0.80 s, the hash table of
--- groups keyed by jsonb 1.10 s, statistics per group 0.57 s. Now 2.0-2.2 s
--- against 0.2.0's 2.5-3.1 s the same way; on the day-partitioned table
--- (20261213000200) medians 1.45-1.81 s against 2.54-2.87 s at load 2-4
--- (docs/performance-sql.md). Two
--- changes, same results (supabase/tests/12_aggregation_reference.sql compares
--- them with plain aggregates over the raw rows):
+-- * Late and back-filled rows are aggregated. Every period a run writes is
+--   sealed in monitoring_internal.rollup_seals (kind = the period) with the
+--   snapshot its rollups were computed from, in the same statement, and the
+--   change records of pipeline_metrics' triggers (20261212000100) say which
+--   minutes were written since. A run aggregates the periods after the
+--   watermark, as before, plus every sealed period at or after the retention
+--   floor that is stale (monitoring_internal.stale_aggregation_periods):
+--   rows landed in it, or left it, after it was sealed. The period is
+--   recomputed from raw as a whole: rows of its rollups are upserted through the
+--   natural key and rows of dimension sets no longer present are deleted, so
+--   the result is exactly what raw says, however often it runs. Measured before:
+--   50 000 rows written into an hour already aggregated -> 0 rollup rows.
+--   Periods before the watermark without a seal (aggregated by release 0.2.0,
+--   or after a TRUNCATE of pipeline_metrics dropped every seal) are left alone;
+--   this migration seals the 0.2.0 ones still inside raw retention.
+-- * Cardinality is bounded: per metric and period at most max_dimension_sets
+--   dimension sets (monitoring.dimension_limits, 20261212000300; default 1000)
+--   get rows of their own, those with the most raw rows (ties by dimensions, so
+--   a recomputation picks the same ones). The rest fold into one row with
+--   dimensions {"overflow": "true"} carrying their count, sum, min, max, avg
+--   and percentiles; a writer's own {"overflow": "true"} set is that row too.
+--   Measured before: 50 000 distinct request_id values in an hour -> 50 000
+--   rollup rows (27 MB, 3.3 s). Each (metric, period) that folds writes one
+--   public.monitoring_events row, event_type 'aggregation_dimension_overflow',
+--   naming the metric, the limit, how many sets and rows were folded and the
+--   tag key with the most distinct values (the likely id in a tag);
+--   monitoring_internal.health_dimensions() (20261212000500) reports them.
+-- * Raw rows are read period by period (an index range scan each), so a stale
+--   hour days back costs its own rows only; a row's period is the one it was
+--   read for (no date_bin per row).
+-- * SECURITY DEFINER (was invoker): the seals live in monitoring_internal,
+--   which only the owner writes. EXECUTE stays with service_role only.
+-- * Seals are written holding refresh_rollups' advisory lock in shared mode
+--   (waiting for a refresh in progress, usually milliseconds; refresh takes it
+--   exclusively and skips a minute rather than wait): refresh deletes change
+--   records every seal has seen, and a seal computed concurrently from an older
+--   snapshot could otherwise lose one.
 --
--- * Groups are hashed by the dimensions' text (collation "C"), not by the
---   jsonb: hashing and comparing a jsonb walks it with an iterator for every raw
---   row (measured 1M rows: 2.0-2.2 s grouped by jsonb, 1.3-1.5 s by its text).
---   Exact: jsonb stores an object canonically (keys sorted, no duplicates) and
---   the dimensions hold only strings and booleans, whose text is unique, so two
---   dimension sets are equal exactly when their texts are. The text is computed
---   once per distinct tag set (Memoize), cast back to jsonb once per group.
--- * Statistics per group from one sort and one pass: percentile_cont at
---   fractions 0 and 1 is min and max (exactly: no interpolation at the ends), so
---   of min, max, avg, sum, count and the percentiles only sum and the
---   percentiles are aggregates over the group's values; count is the array's
---   length (metric_value is not null) and avg = sum / count, which is what
---   avg(double precision) computes (the same additions in the same order, then
---   one division). p50/p95/p99 are the same percentile_cont as before.
+-- * Speed. The first formulation of the bound took 2.6-3.1 s for a
+--   1 001 488-row hour (93 groups), release 0.2.0's function 2.2-2.8 s,
+--   alternating on the same data on an idle machine. auto_explain of that hour
+--   (serial: a statement that writes gets no parallel plan; per-node timing
+--   inflates per-row nodes), 3.24 s in all: index scan 0.46 s, dimensions
+--   through Memoize 0.80 s, the hash table of groups keyed by jsonb 1.10 s,
+--   statistics per group 0.57 s. This one: 2.0-2.2 s against 0.2.0's
+--   2.5-3.1 s the same way; on the day-partitioned table (20261213000200)
+--   medians 1.45-1.81 s against 2.54-2.87 s at load 2-4
+--   (docs/performance-sql.md). Two choices make it so, same results
+--   (supabase/tests/12_aggregation_reference.sql compares them with plain
+--   aggregates over the raw rows):
+--   - Groups are hashed by the dimensions' text (collation "C"), not by the
+--     jsonb: hashing and comparing a jsonb walks it with an iterator for every
+--     raw row (1M rows: 2.0-2.2 s grouped by jsonb, 1.3-1.5 s by its text).
+--     Exact: jsonb stores an object canonically (keys sorted, no duplicates)
+--     and the dimensions hold only strings and booleans, whose text is
+--     unique, so two dimension sets are equal exactly when their texts are.
+--     The text is computed once per distinct tag set (Memoize), cast back to
+--     jsonb once per group.
+--   - Statistics per group from one sort and one pass: percentile_cont at
+--     fractions 0 and 1 is min and max (exactly: no interpolation at the
+--     ends), so of min, max, avg, sum, count and the percentiles only sum and
+--     the percentiles are aggregates over the group's values; count is the
+--     array's length (metric_value is not null) and avg = sum / count, which
+--     is what avg(double precision) computes (the same additions in the same
+--     order, then one division). p50/p95/p99 are the same percentile_cont.
+--
+-- Until this migration runs, an upgrade keeps 0.2.0's function (one push:
+-- seconds), and the periods it aggregates meanwhile are sealed below.
 
 create or replace function monitoring.aggregate_metrics(
   p_period text,
@@ -283,3 +324,11 @@ comment on function monitoring.aggregate_metrics(text, timestamptz) is
 
 revoke all on function monitoring.aggregate_metrics(text, timestamptz) from public, anon, authenticated;
 grant execute on function monitoring.aggregate_metrics(text, timestamptz) to service_role;
+
+-- Periods aggregated before this release and still inside raw retention: seal
+-- them as of now, so rows that land in them from here on are aggregated too.
+insert into monitoring_internal.rollup_seals (kind, period_start, snap, sealed_by)
+select a.period, a.period_start, pg_current_snapshot(), pg_current_xact_id()
+from (select distinct g.period, g.period_start from monitoring.aggregated_metrics as g
+      where g.period_start >= now() - interval '14 days') as a
+on conflict (kind, period_start) do nothing;
