@@ -15,6 +15,11 @@
 -- back-fill. Measured on one machine at 3 million rows: 109 ms -> 27 ms
 -- (median, before any refresh). What remains right after a back-fill is
 -- reading and parsing the window's raw rows (docs/performance-sql.md).
+--
+-- The raw tail (rows read as they are, after the last trusted minutes) starts
+-- at the minute in progress when the minute before is trusted, which the cron
+-- job makes it 5 s after it ends (refresh_rollups' p_settle, 20261216000400),
+-- else a minute earlier; the window's trusted minutes are asked once.
 
 -- Raw counts of the minutes of [p_from, p_before) without a trusted minute rollup
 -- lying wholly inside [p_from, p_to]; rows within [p_from, p_to]. A function with
@@ -89,6 +94,7 @@ declare
   v_min_samples double precision := (v_th ->> 'processing_min_samples')::double precision;
   v_from        timestamptz;
   v_split       timestamptz;
+  v_trusted     timestamptz[];
   v_batches     bigint;
   v_successes   bigint;
   v_errors      bigint;
@@ -103,8 +109,14 @@ begin
   -- [v_from, v_now], from disjoint sources: trusted minute rollups lying wholly
   -- inside the window, raw rows from v_split on (the last minutes), and raw rows
   -- of any other minute without a trusted rollup (see 20261201000600).
+  -- The raw tail starts at the minute in progress when the minute before is
+  -- trusted (sealed 5 s after it ended by the cron job), else one minute earlier.
   v_from  := v_now - make_interval(secs => v_window * 60);
-  v_split := greatest(date_trunc('minute', v_now, 'UTC') - interval '1 minute',
+  v_trusted := array(select t.period_start
+                     from monitoring_internal.trusted_periods('minute', v_from, v_now) as t);
+  v_split := greatest(date_trunc('minute', v_now, 'UTC')
+                        - case when date_trunc('minute', v_now, 'UTC') - interval '1 minute' = any (v_trusted)
+                               then interval '0' else interval '1 minute' end,
                       date_trunc('minute', v_from, 'UTC'));
   select
     coalesce(sum(p.batches), 0), coalesce(sum(p.successes), 0), coalesce(sum(p.errors), 0),
@@ -117,13 +129,13 @@ begin
     from monitoring_internal.queue_minute_stats as q
     where q.minute >= v_from
       and q.minute + interval '1 minute' <= v_now
-      and q.minute in (select t.period_start from monitoring_internal.trusted_periods('minute', v_from, v_now) as t)
+      and q.minute = any (v_trusted)
     union all
     select 0, 0, 0, 0, a.calls, a.failures, a.successes + a.failures
     from monitoring_internal.api_minute_stats as a
     where a.minute >= v_from
       and a.minute + interval '1 minute' <= v_now
-      and a.minute in (select t.period_start from monitoring_internal.trusted_periods('minute', v_from, v_now) as t)
+      and a.minute = any (v_trusted)
     union all
     select
       (m.metric_name = 'queue_processing')::integer,
@@ -142,8 +154,7 @@ begin
       and m."timestamp" <= v_now
       and not (date_bin(interval '1 minute', m."timestamp", timestamptz '2000-01-01 00:00+00') >= v_from
                and date_bin(interval '1 minute', m."timestamp", timestamptz '2000-01-01 00:00+00') + interval '1 minute' <= v_now
-               and date_bin(interval '1 minute', m."timestamp", timestamptz '2000-01-01 00:00+00')
-                   in (select t.period_start from monitoring_internal.trusted_periods('minute', v_from, v_now) as t))
+               and date_bin(interval '1 minute', m."timestamp", timestamptz '2000-01-01 00:00+00') = any (v_trusted))
     union all
     select r.batches, r.successes, r.errors, r.messages, r.calls, r.failed, r.known
     from monitoring_internal.health_raw_stats(v_from, v_split, v_now) as r

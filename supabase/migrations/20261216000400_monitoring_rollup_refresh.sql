@@ -35,11 +35,27 @@
 --   run holds it, the refresh still seals and defers only that cleanup
 --   ('changes_deferred': true). Before, a long aggregation run (a back-fill makes
 --   every aggregated hour of 14 days stale) made every refresh skip.
+-- * The minute just ended is sealed 5 s after it ends, not a minute after:
+--   p_settle (new; the function is dropped and created with the extra
+--   argument) makes a run wait until p_settle past the minute and seal every
+--   minute that ended at least p_settle ago, read at the clock after the wait.
+--   The pg_cron job passes 5 seconds (below); pg_cron 1.4 fires at second 0,
+--   so without it the minute just ended stayed unsealed until the next run and
+--   every reader of the last minutes (health, the hour in progress) read 60 to
+--   120 s of raw rows instead of 0 to 60. A row that lands in a minute after
+--   its seal leaves a change record, which untrusts the minute until the next
+--   run, as for any late row. Without p_settle (direct calls, tests) minutes
+--   are sealed once they ended a minute ago, and the run never waits.
 -- Trust is asked through monitoring_internal.trusted_periods (20261216000100).
 -- Each chunk's rollups and its seal are one statement, so a seal's snapshot is
 -- exactly the one its rows were computed with.
 
-create or replace function monitoring_internal.refresh_rollups(p_max_hours integer default 168)
+drop function monitoring_internal.refresh_rollups(integer);
+
+create function monitoring_internal.refresh_rollups(
+  p_max_hours integer  default 168,
+  p_settle    interval default null
+)
 returns jsonb
 language plpgsql
 security definer
@@ -50,7 +66,7 @@ declare
   c_keep          constant interval := interval '8 days';
   c_raw_keep      constant interval := interval '14 days';  -- raw retention: aggregation's reach
   c_keep_minutes  constant interval := interval '3 hours';
-  c_minute_grace  constant interval := interval '1 minute';
+  v_minute_grace  interval := coalesce(p_settle, interval '1 minute');
   c_hour_grace    constant interval := interval '2 minutes';
   c_chunk         constant integer  := 12;                   -- hours per statement
   c_budget        constant interval := interval '40 seconds';
@@ -73,6 +89,19 @@ begin
   if p_max_hours is null or p_max_hours < 0 then
     raise exception using errcode = '22023',
       message = format('p_max_hours must be 0 or more, got %s', coalesce(p_max_hours::text, 'null'));
+  end if;
+  if p_settle is not null and not (p_settle >= interval '0' and p_settle <= interval '30 seconds') then
+    raise exception using errcode = '22023',
+      message = format('p_settle must be between 0 and 30 seconds, got %s', p_settle);
+  end if;
+  if p_settle is not null then
+    -- Wait for the rows of the minute just ended still in flight, then read the
+    -- clock (now() is this transaction's start, second 0 under pg_cron). Before
+    -- the lock: a waiting run must not make another caller skip.
+    perform pg_catalog.pg_sleep(greatest(0, extract(epoch from
+      date_trunc('minute', clock_timestamp(), 'UTC') + p_settle - clock_timestamp())::double precision));
+    v_now := clock_timestamp();
+    v_edge := date_trunc('hour', v_now - interval '7 days', 'UTC');
   end if;
   if not pg_try_advisory_xact_lock(hashtextextended('monitoring_internal.refresh_rollups:seal', 0)) then
     return jsonb_build_object('skipped', true);
@@ -100,7 +129,7 @@ begin
     select e.m from generate_series(v_edge, v_edge + interval '119 minutes', interval '1 minute') as e(m)
     union
     select r.m from generate_series(date_trunc('hour', v_now, 'UTC') - interval '1 hour',
-                                    date_trunc('minute', v_now - c_minute_grace, 'UTC') - interval '1 minute',
+                                    date_trunc('minute', v_now - v_minute_grace, 'UTC') - interval '1 minute',
                                     interval '1 minute') as r(m)
   ) as g
   where g.m not in (select t.period_start
@@ -281,10 +310,17 @@ begin
 end;
 $$;
 
-comment on function monitoring_internal.refresh_rollups(integer) is
+comment on function monitoring_internal.refresh_rollups(integer, interval) is
   'Seals complete minutes (the last 2 h, and 2 h from the 7-day window''s start), then untrusted hours of '
   'the 7-day window newest first (at most p_max_hours, within ~40 s), prunes old rollups and covered '
-  'change records; returns counts and hours_left. Never waits.';
+  'change records; returns counts and hours_left. Waits only for p_settle past the minute (the cron job: 5 s).';
 
-revoke all on function monitoring_internal.refresh_rollups(integer) from public, anon, authenticated;
-grant execute on function monitoring_internal.refresh_rollups(integer) to service_role;
+revoke all on function monitoring_internal.refresh_rollups(integer, interval) from public, anon, authenticated;
+grant execute on function monitoring_internal.refresh_rollups(integer, interval) to service_role;
+
+-- The job of 20261201001200, same name and schedule, now with the settle.
+select cron.schedule(
+  'monitoring-rollup-refresh',
+  '* * * * *',
+  $$select monitoring_internal.refresh_rollups(p_settle => interval '5 seconds')$$
+);

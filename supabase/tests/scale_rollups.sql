@@ -7,7 +7,7 @@
 -- health check is compared with a raw computation over the same snapshot.
 begin isolation level repeatable read;
 create extension if not exists pgtap with schema extensions;
-select plan(37);
+select plan(45);
 
 -- ------------------------------------------------------------ parsed count tags
 insert into monitoring.pipeline_metrics (metric_name, metric_value, tags, "timestamp")
@@ -144,6 +144,45 @@ select is((select count(*)::integer from pgtap_api_diff), 0, 'api_metrics equals
 -- ------------------------------------------------------------ refresh
 select throws_ok($$select monitoring_internal.refresh_rollups(-1)$$, '22023', null, 'a negative hour budget is rejected');
 select throws_ok($$select monitoring_internal.refresh_rollups(null)$$, '22023', null, 'a null hour budget is rejected');
+select throws_ok($$select monitoring_internal.refresh_rollups(0, interval '31 seconds')$$, '22023', null,
+  'a settle longer than 30 s is rejected');
+select throws_ok($$select monitoring_internal.refresh_rollups(0, interval '-1 second')$$, '22023', null,
+  'a negative settle is rejected');
+
+-- Which minutes a run seals: those that ended at least the grace ago (a minute
+-- by default, p_settle when given), read at the clock when the run starts. The
+-- recent seals are removed first (rolled back with the test), so the run must
+-- make them; t0/t1 bracket the run, so the checks hold across a minute boundary.
+delete from monitoring_internal.rollup_seals where kind = 'minute' and period_start >= now() - interval '5 minutes';
+create temp table pgtap_grace on commit drop as
+select clock_timestamp() as t0, monitoring_internal.refresh_rollups(0) as r, clock_timestamp() as t1;
+select ok(exists (select 1 from monitoring_internal.rollup_seals as s, pgtap_grace as g
+                  where s.kind = 'minute'
+                    and s.period_start = date_trunc('minute', g.t0 - interval '1 minute', 'UTC') - interval '1 minute'),
+  'without p_settle, the minute that ended a minute ago is sealed');
+select ok(not exists (select 1 from monitoring_internal.rollup_seals as s, pgtap_grace as g
+                      where s.kind = 'minute'
+                        and s.period_start >= date_trunc('minute', g.t1 - interval '1 minute', 'UTC')),
+  'without p_settle, the minute just ended is not');
+delete from monitoring_internal.rollup_seals where kind = 'minute' and period_start >= now() - interval '5 minutes';
+create temp table pgtap_settle on commit drop as
+select clock_timestamp() as t0, monitoring_internal.refresh_rollups(0, interval '2 seconds') as r,
+       clock_timestamp() as t1;
+select ok((select t1 >= date_trunc('minute', t0, 'UTC') + interval '2 seconds' from pgtap_settle),
+  'with p_settle, the run waits until p_settle past the minute');
+select ok(exists (select 1 from monitoring_internal.rollup_seals as s, pgtap_settle as g
+                  where s.kind = 'minute'
+                    and s.period_start = date_trunc('minute', g.t0 - interval '2 seconds', 'UTC') - interval '1 minute'),
+  'with p_settle, the minute just ended is sealed');
+select ok(not exists (select 1 from monitoring_internal.rollup_seals as s, pgtap_settle as g
+                      where s.kind = 'minute'
+                        and s.period_start >= date_trunc('minute', g.t1 - interval '2 seconds', 'UTC')),
+  'and not the minute in progress');
+select is((select command::text from cron.job where jobname = 'monitoring-rollup-refresh'),
+  'select monitoring_internal.refresh_rollups(p_settle => interval ''5 seconds'')',
+  'the cron job seals with a 5 s settle');
+delete from monitoring_internal.rollup_seals
+where kind = 'minute' and period_start >= now() - interval '5 minutes' and sealed_by = pg_current_xact_id();
 
 -- This transaction's own writes are never covered by a seal it makes (a writer
 -- sealing its own rows must not hide later ones). To see seals as a later
@@ -164,8 +203,9 @@ select ok(exists (select 1 from monitoring_internal.trusted_minutes as m
                   where m.minute = current_setting('pgtap_scale.recent')::timestamptz + interval '2 minutes'),
   'a complete recent minute is sealed and trusted');
 select ok(not exists (select 1 from monitoring_internal.rollup_seals as s
-                      where s.period_start >= date_trunc('minute', now() - interval '1 minute', 'UTC')),
-  'the minute in progress and the one just ended are not sealed');
+                      where s.period_start >= date_trunc('minute', now() - interval '1 minute', 'UTC')
+                        and s.sealed_by = pg_current_xact_id()),
+  'the minute in progress and the one just ended are not sealed by it');
 select ok(exists (select 1 from monitoring_internal.trusted_minutes as m
                   where m.minute = date_trunc('minute', current_setting('pgtap_scale.edge')::timestamptz, 'UTC') + interval '3 minutes'),
   'minutes of the window''s first, partial hour are sealed');
