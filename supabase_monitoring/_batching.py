@@ -56,6 +56,7 @@ logger = logging.getLogger("supabase_monitoring")
 
 T = TypeVar("T", bound=Hashable)
 _DEADLINE_MARGIN = 0.05  # seconds the flusher reserves before a close deadline
+_TIMER_SLACK = 0.005  # seconds a timed wake-up may come early (asyncio runs timers a tick ahead)
 Row = dict[str, Any]
 Batch = list[Row] | MetricBatch
 
@@ -151,6 +152,9 @@ class _BufferCore(Generic[T]):
         self.last_error: BaseException | None = None
         self._last_drop_log = 0.0
         self._drops_since_log = 0
+        self.interval_start = (
+            time.monotonic()
+        )  # the current flush_interval's start (claim_interval)
 
     # ---- hot path -------------------------------------------------------
     def waiting(self) -> int:
@@ -195,11 +199,33 @@ class _BufferCore(Generic[T]):
         )
 
     # ---- flusher side ---------------------------------------------------
+    def idle_wait(self) -> float:
+        """Seconds an idle flusher sleeps: until the current flush interval ends."""
+        return max(0.0, self.interval_start + self.config.flush_interval - time.monotonic())
+
+    def claim_interval(self) -> bool:
+        """Whether this flusher's wake-up ends the flush interval, for it alone.
+
+        One interval, one timed send, whatever the number of flushers: the one
+        that claims it starts the next interval and sends what is waiting; the
+        others, woken at the same moment, go back to sleep. With each flusher
+        on a timer of its own, two flushers sent two requests per interval at
+        any rate below a full batch (benchmarks/ingest.py, paced: the
+        per-request work was most of the writer's CPU per metric).
+        """
+        now = time.monotonic()
+        with self.lock:
+            if now - self.interval_start < self.config.flush_interval - _TIMER_SLACK:
+                return False
+            self.interval_start = now
+            return True
+
     def more_to_send(self, first: bool, stopping: bool) -> bool:
         """Whether a flusher sends another batch now, or waits for the next interval.
 
-        After one send per wake-up, only a full batch, a flush() or close() sends
-        again at once. Draining whatever arrived during the previous request
+        ``first``: this wake-up claimed the interval (``claim_interval``). Besides
+        that one timed send, only a full batch, a flush() or close() sends at
+        once. Draining whatever arrived during the previous request
         degenerates, at a steady rate, into a stream of tiny requests: measured
         108 requests/s of 9 rows at 1,000 metrics/s (benchmarks/soak.py), where
         the per-request work was most of the process's CPU per metric.
@@ -214,6 +240,7 @@ class _BufferCore(Generic[T]):
         groups: dict[T, Batch] = {}
         limit = self.config.max_batch_size
         with self.lock:
+            self.interval_start = time.monotonic()  # what is left waits at most one interval
             metrics = self.metrics
             m = min(len(metrics) // WIDTH, limit)
             q = self.queue
@@ -643,11 +670,11 @@ class BatchingSink(_SinkBase[T]):
         core = self._core
         while True:
             if not self._stop.is_set() and core.waiting() < self.config.max_batch_size:
-                self._wake.wait(self.config.flush_interval)
+                self._wake.wait(core.idle_wait())
             self._wake.clear()
             if self._heartbeat_due() and self.heartbeat and self._heartbeat_rpc:
                 self.heartbeat.send(self._heartbeat_rpc)
-            first = True
+            first = core.claim_interval()
             while core.more_to_send(first, self._stop.is_set()):
                 first = False
                 if self._past_deadline():
@@ -848,11 +875,11 @@ class AsyncBatchingSink(_SinkBase[T]):
         while True:
             if not self._stop.is_set() and core.waiting() < self.config.max_batch_size:
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.config.flush_interval)
+                    await asyncio.wait_for(self._wake.wait(), core.idle_wait())
             self._wake.clear()
             if self._heartbeat_due() and self.heartbeat and self._heartbeat_rpc:
                 await self.heartbeat.send_async(self._heartbeat_rpc)
-            first = True
+            first = core.claim_interval()
             while core.more_to_send(first, self._stop.is_set()):
                 first = False
                 if self._past_deadline():

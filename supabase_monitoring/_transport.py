@@ -9,7 +9,8 @@ Accept-/Content-Profile headers that sends. Rows arrive ready to send (ids
 and times are the sink's job, ``_ids.finalize``), except in ``write_metrics``:
 pipeline_metrics rows go to ``monitoring.ingest_metrics`` as a body encoded
 once by ``_wire`` (which gives them their ids), sent as bytes through the
-supabase client's own HTTP session and headers.
+supabase client's own HTTP session and headers, in a request whose URL and
+headers were validated once (``_IngestTarget``).
 
 httpx-style: ``_TransportBase`` holds construction, state and the building of
 every request; the two subclasses only run the built request (``execute()``
@@ -232,6 +233,45 @@ def _ingest_result(response: httpx.Response, rows: int) -> None:
     raise APIError(doc)
 
 
+class _IngestTarget:
+    """The parts of an ``ingest_metrics`` POST that are the same for every batch.
+
+    httpx's ``post()`` parses and validates the URL, the query and every header
+    again on each call (~0.2-0.3 ms of the writer's CPU per request, see
+    docs/performance-ingest.md). Built once per supabase-py PostgREST client
+    instead, exactly as ``post()`` would build them: its session's default
+    headers, then the PostgREST client's (key, ``Content-Profile`` of the
+    monitoring schema), the session's timeout; one URL per set of argument
+    names (a handful). The session's cookies are not sent (PostgREST sets none).
+    """
+
+    __slots__ = ("_extensions", "_headers", "_url", "_urls", "postgrest", "session")
+
+    def __init__(self, postgrest: Any) -> None:
+        self.postgrest = postgrest
+        client = postgrest.schema(PIPELINE_METRICS.schema)
+        self.session = client.session
+        template = self.session.build_request(
+            "POST",
+            str(client.base_url.joinpath("rpc", INGEST_METRICS)),
+            headers={**client.headers, "Content-Type": "application/json"},
+        )
+        self._url = template.url
+        headers = template.headers.copy()
+        headers.pop("Content-Length", None)  # each body sets its own
+        self._headers = headers
+        self._extensions = template.extensions
+        self._urls: dict[str, httpx.URL] = {}
+
+    def request(self, content: bytes, columns: str) -> httpx.Request:
+        url = self._urls.get(columns)
+        if url is None:
+            url = self._urls[columns] = self._url.copy_merge_params({"columns": columns})
+        return httpx.Request(
+            "POST", url, headers=self._headers, content=content, extensions=dict(self._extensions)
+        )
+
+
 class _TransportBase(Generic[C, H]):
     """Construction, state and request building shared by both transports."""
 
@@ -255,6 +295,7 @@ class _TransportBase(Generic[C, H]):
         #: False once the database answered that monitoring.ingest_metrics does
         #: not exist (migrations not applied yet): metrics then use bulk inserts.
         self._ingest_rpc = True
+        self._ingest_target: _IngestTarget | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} closed={self._closed}>"
@@ -317,18 +358,18 @@ class _TransportBase(Generic[C, H]):
             query = query.filter(column, op, value)
         return query.retry(False)
 
-    def _ingest_request(self, batch: MetricBatch) -> tuple[Any, dict[str, Any]]:
-        # The HTTP session and keyword arguments of one ingest_metrics POST:
-        # supabase-py's own session, URL and headers (key, profile), our bytes.
+    def _ingest_request(self, batch: MetricBatch) -> tuple[Any, httpx.Request]:
+        # The HTTP session and the ingest_metrics POST for one batch: the URL,
+        # headers and timeout come ready from _IngestTarget, only the body is new.
         self._start()
-        postgrest = self._client.schema(PIPELINE_METRICS.schema)
+        target = self._ingest_target
+        postgrest = self._client.postgrest
+        if target is None or target.postgrest is not postgrest:
+            # First call, or supabase-py replaced its PostgREST client (an
+            # auth change, a forked child's rebuild): new key or session.
+            target = self._ingest_target = _IngestTarget(postgrest)
         content, columns = ingest_metrics_body(batch)
-        return postgrest.session, {
-            "url": str(postgrest.base_url.joinpath("rpc", INGEST_METRICS)),
-            "params": {"columns": columns},
-            "headers": {**postgrest.headers, "Content-Type": "application/json"},
-            "content": content,
-        }
+        return target.session, target.request(content, columns)
 
     def _ingest_failed(self, exc: Exception) -> None:
         # After a failed ingest_metrics call: raise the SDK's error for it, or
@@ -387,7 +428,7 @@ class SyncTransport(_TransportBase["Client", httpx.Client]):
         if self._ingest_rpc:
             try:
                 session, request = self._ingest_request(batch)
-                _ingest_result(session.post(**request), len(batch))
+                _ingest_result(session.send(request), len(batch))
                 return
             except Exception as exc:
                 self._ingest_failed(exc)
@@ -475,7 +516,7 @@ class AsyncTransport(_TransportBase["AsyncClient", httpx.AsyncClient]):
         if self._ingest_rpc:
             try:
                 session, request = self._ingest_request(batch)
-                _ingest_result(await session.post(**request), len(batch))
+                _ingest_result(await session.send(request), len(batch))
                 return
             except Exception as exc:
                 self._ingest_failed(exc)

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from supabase_monitoring._batching import AsyncBatchingSink, BatchingConfig, BatchingSink
+from supabase_monitoring._batching import (
+    AsyncBatchingSink,
+    BatchingConfig,
+    BatchingSink,
+    _BufferCore,
+)
 from supabase_monitoring._columns import MetricBatch
 
 
@@ -112,7 +117,9 @@ def test_a_steady_trickle_is_sent_in_few_requests_not_one_per_round_trip() -> No
     sink.close(timeout=5)
     assert sorted(writer.ids()) == list(range(600))
     # Two flusher threads, one send per 0.2 s interval each over ~1.2 s, plus the flush.
-    assert writer.calls <= 16, writer.calls
+    # One timed send per 0.2 s interval over ~1.2 s, whichever of the two flushers
+    # claims it (each on a timer of its own sent ~11), plus the flush.
+    assert writer.calls <= 8, writer.calls
 
 
 def test_full_buffer_drops_and_counts_instead_of_growing() -> None:
@@ -286,6 +293,27 @@ def make_async_sink(writer: AsyncWriter, **cfg: float) -> AsyncBatchingSink[str]
     return AsyncBatchingSink(writer.write, is_transient=is_transient, config=config)
 
 
+class SlowAsyncWriter(AsyncWriter):
+    async def write(self, table: str, rows: list[dict[str, object]]) -> None:
+        await asyncio.sleep(0.01)  # a request's round trip: the flushers' timers drift apart
+        self(table, rows)
+
+
+async def test_async_steady_trickle_is_one_request_per_interval_with_two_flushers() -> None:
+    writer = SlowAsyncWriter()
+    sink = make_async_sink(writer, max_batch_size=5000, max_buffer=10_000, flush_interval=0.2)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i in range(600):
+        await asyncio.sleep(max(0.0, start + i * 0.002 - loop.time()))  # pacing the producer
+        assert sink.submit("a", {"id": i})
+    assert await sink.flush(timeout=10)
+    await sink.close(timeout=5)
+    assert sorted(writer.ids()) == list(range(600))
+    assert sink.config.concurrency == 2
+    assert writer.calls <= 8, writer.calls  # ~6 intervals in ~1.2 s, plus the flush
+
+
 async def test_async_rows_are_batched_and_retried_once_each() -> None:
     writer = AsyncWriter()
     writer.fail_transient = 2
@@ -453,3 +481,17 @@ def test_buffered_metrics_add_no_objects_for_the_garbage_collector() -> None:
     gc.collect()
     assert len(gc.get_objects()) - before < 100
     assert sink.stats.pending == 20_000
+
+
+def test_one_flush_interval_is_claimed_by_one_flusher() -> None:
+    core = _BufferCore(BatchingConfig(flush_interval=0.5), is_transient, "t")
+    assert not core.claim_interval()  # the first interval has only just started
+    assert 0.4 < core.idle_wait() <= 0.5
+    core.interval_start -= 0.5  # half a second later: the interval is over
+    assert core.idle_wait() == 0.0
+    assert core.claim_interval()  # the first flusher to wake claims it ...
+    assert not core.claim_interval()  # ... the other one, woken at the same moment, does not
+    assert 0.4 < core.idle_wait() <= 0.5  # both sleep until the next interval ends
+    core.interval_start -= 0.5
+    core.take()  # a batch taken (full, or for a flush) restarts the interval
+    assert not core.claim_interval()

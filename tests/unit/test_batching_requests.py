@@ -19,7 +19,9 @@ from supabase_monitoring import (
     MonitoringClient,
     MonitoringError,
 )
+from supabase_monitoring._columns import MetricBatch
 from supabase_monitoring._ids import block_ids, epoch_us
+from supabase_monitoring._transport import AsyncTransport, SyncTransport
 
 __all__ = ["api"]
 
@@ -211,3 +213,57 @@ async def test_async_client_takes_the_same_path(api: respx.MockRouter) -> None:
     assert len({r["id"] for r in rows}) == 500
     assert sum(1 for r in rows if r["tags"]["success"] == "false") == 250
     assert (stats.written, stats.retries) == (500, 1)
+
+
+def one_metric(value: float) -> MetricBatch:
+    return MetricBatch.of([("rows_read", value, {}, 1_700_000_000.25)])
+
+
+def test_ingest_requests_are_built_once_per_postgrest_client(api: respx.MockRouter) -> None:
+    route = api.post(INGEST).mock(side_effect=count_rows)
+    transport = SyncTransport.connect(URL, KEY, timeout=0.7)
+    try:
+        transport.write_metrics(one_metric(1))
+        target = transport._ingest_target
+        transport.write_metrics(one_metric(2))
+        assert transport._ingest_target is target  # reused, not rebuilt per batch
+        # What supabase-py does on an auth change: new headers, a new PostgREST client.
+        transport._client.options.headers["Authorization"] = "Bearer renewed"
+        transport._client._postgrest = None
+        transport.write_metrics(one_metric(3))
+        assert transport._ingest_target is not target
+    finally:
+        transport.close()
+    first, second, third = (c.request for c in route.calls)
+    for request in (first, second, third):
+        assert request.headers["content-profile"] == "monitoring"
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["x-client-info"].startswith("supabase-py/postgrest-py")
+        assert request.headers["user-agent"].startswith("python-httpx/")  # the session's default
+        assert request.extensions["timeout"] == dict.fromkeys(
+            ("connect", "read", "write", "pool"), 0.7
+        )
+    assert [body(r)["p_values"] for r in (first, second, third)] == [[1], [2], [3]]
+    assert int(first.headers["content-length"]) == len(first.content)
+    assert first.headers["authorization"] == second.headers["authorization"] == f"Bearer {KEY}"
+    assert third.headers["authorization"] == "Bearer renewed"
+
+
+async def test_async_ingest_requests_have_the_same_shape(api: respx.MockRouter) -> None:
+    route = api.post(INGEST).mock(side_effect=count_rows)
+    sync, transport = SyncTransport.connect(URL, KEY), AsyncTransport.connect(URL, KEY)
+    try:
+        sync.write_metrics(one_metric(1))
+        await transport.write_metrics(one_metric(1))
+        await transport.write_metrics(MetricBatch.of([("x", 2, {}, "2026-01-01T00:00:00+00:00")]))
+    finally:
+        sync.close()
+        await transport.close()
+    from_sync, from_async, with_datetime = (c.request for c in route.calls)
+    assert from_async.url == from_sync.url
+    assert dict(from_async.headers) | {"content-length": "0"} == dict(from_sync.headers) | {
+        "content-length": "0"
+    }
+    assert from_async.extensions["timeout"] == from_sync.extensions["timeout"]
+    assert body(from_async)["p_values"] == [1]
+    assert "p_times_us" in parse_qs(urlsplit(str(with_datetime.url)).query)["columns"][0]
