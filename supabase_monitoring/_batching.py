@@ -152,9 +152,8 @@ class _BufferCore(Generic[T]):
         self.last_error: BaseException | None = None
         self._last_drop_log = 0.0
         self._drops_since_log = 0
-        self.interval_start = (
-            time.monotonic()
-        )  # the current flush_interval's start (claim_interval)
+        # The current flush_interval's start (claim_interval).
+        self.interval_start = time.monotonic()
 
     # ---- hot path -------------------------------------------------------
     def waiting(self) -> int:
