@@ -2,7 +2,9 @@
 -- seal by seal, within its window only.
 --
 -- Owns (replaces): monitoring_internal.health_raw_stats(timestamptz, timestamptz,
--- timestamptz) and monitoring_internal.health_processing() (20261201001100).
+-- timestamptz), now health_raw_stats(timestamptz, timestamptz, timestamptz,
+-- timestamptz[]) (dropped and created: the caller passes the trusted minutes
+-- it asked for), and monitoring_internal.health_processing() (20261201001100).
 -- Same sources, same numbers; only the trust test changes, from the view
 -- monitoring_internal.trusted_minutes (every minute seal, joined against all
 -- change records) to monitoring_internal.trusted_periods('minute', ...) over the
@@ -22,11 +24,14 @@
 -- else a minute earlier; the window's trusted minutes are asked once.
 
 -- Raw counts of the minutes of [p_from, p_before) without a trusted minute rollup
+-- (p_trusted: trusted_periods('minute', p_from, p_to), as the caller read them)
 -- lying wholly inside [p_from, p_to]; rows within [p_from, p_to]. A function with
 -- jit = off and a small row estimate, for the reasons given in
 -- 20261201000900_monitoring_views.sql.
-create or replace function monitoring_internal.health_raw_stats(
-  p_from timestamptz, p_before timestamptz, p_to timestamptz)
+drop function monitoring_internal.health_raw_stats(timestamptz, timestamptz, timestamptz);
+
+create function monitoring_internal.health_raw_stats(
+  p_from timestamptz, p_before timestamptz, p_to timestamptz, p_trusted timestamptz[])
 returns table (batches bigint, successes bigint, errors bigint, messages bigint,
                calls bigint, failed bigint, known bigint)
 language plpgsql
@@ -46,8 +51,7 @@ begin
                            interval '1 minute') as s(minute)
       where not (s.minute >= p_from
                  and s.minute + interval '1 minute' <= p_to
-                 and s.minute in (select t.period_start
-                                  from monitoring_internal.trusted_periods('minute', p_from, p_to) as t))
+                 and s.minute = any (p_trusted))
     ) as u
     group by u.island
   loop
@@ -73,7 +77,7 @@ begin
 end;
 $$;
 
-comment on function monitoring_internal.health_raw_stats(timestamptz, timestamptz, timestamptz) is
+comment on function monitoring_internal.health_raw_stats(timestamptz, timestamptz, timestamptz, timestamptz[]) is
   'Health processing counts from raw rows of the minutes before p_before without a trusted rollup.';
 
 create or replace function monitoring_internal.health_processing()
@@ -157,7 +161,7 @@ begin
                and date_bin(interval '1 minute', m."timestamp", timestamptz '2000-01-01 00:00+00') = any (v_trusted))
     union all
     select r.batches, r.successes, r.errors, r.messages, r.calls, r.failed, r.known
-    from monitoring_internal.health_raw_stats(v_from, v_split, v_now) as r
+    from monitoring_internal.health_raw_stats(v_from, v_split, v_now, v_trusted) as r
   ) as p;
 
   v_batch_rate := case when v_successes + v_errors > 0
@@ -188,7 +192,7 @@ $$;
 comment on function monitoring_internal.health_processing() is
   'processing_health of get_system_health(): batches, messages, error rates and throughput of the window.';
 
-revoke all on function monitoring_internal.health_raw_stats(timestamptz, timestamptz, timestamptz),
+revoke all on function monitoring_internal.health_raw_stats(timestamptz, timestamptz, timestamptz, timestamptz[]),
   monitoring_internal.health_processing() from public, anon, authenticated;
-grant execute on function monitoring_internal.health_raw_stats(timestamptz, timestamptz, timestamptz),
+grant execute on function monitoring_internal.health_raw_stats(timestamptz, timestamptz, timestamptz, timestamptz[]),
   monitoring_internal.health_processing() to service_role;

@@ -66,7 +66,7 @@ declare
   c_keep          constant interval := interval '8 days';
   c_raw_keep      constant interval := interval '14 days';  -- raw retention: aggregation's reach
   c_keep_minutes  constant interval := interval '3 hours';
-  v_minute_grace  interval := coalesce(p_settle, interval '1 minute');
+  v_minute_grace  constant interval := coalesce(p_settle, interval '1 minute');
   c_hour_grace    constant interval := interval '2 minutes';
   c_chunk         constant integer  := 12;                   -- hours per statement
   c_budget        constant interval := interval '40 seconds';
@@ -90,11 +90,11 @@ begin
     raise exception using errcode = '22023',
       message = format('p_max_hours must be 0 or more, got %s', coalesce(p_max_hours::text, 'null'));
   end if;
-  if p_settle is not null and not (p_settle >= interval '0' and p_settle <= interval '30 seconds') then
-    raise exception using errcode = '22023',
-      message = format('p_settle must be between 0 and 30 seconds, got %s', p_settle);
-  end if;
   if p_settle is not null then
+    if not (p_settle >= interval '0' and p_settle <= interval '30 seconds') then
+      raise exception using errcode = '22023',
+        message = format('p_settle must be between 0 and 30 seconds, got %s', p_settle);
+    end if;
     -- Wait for the rows of the minute just ended still in flight, then read the
     -- clock (now() is this transaction's start, second 0 under pg_cron). Before
     -- the lock: a waiting run must not make another caller skip.
