@@ -26,7 +26,11 @@
 --                 to the series before any call, so the last hour reads two hours
 --                 at most. Inside, trusted minute rollups of the hour plus raw rows
 --                 of its other minutes; an hour without any (the back-filled case)
---                 is one index range scan aggregated directly (p95 without arrays);
+--                 is one index range scan aggregated directly (p95 without arrays).
+--                 Where the refresh keeps a trusted span of the hour's minutes
+--                 (the hour in progress, the window's first hour) the span stands
+--                 for them and the p95 is estimated from duration sketches,
+--                 within 1% (20261216000150); without one the p95 is exact;
 --   later hours   raw rows timestamped after the hour in progress (the spec's
 --                 views show them), one index range scan, usually empty.
 -- Trust comes from monitoring_internal.trusted_periods (20261216000100).
@@ -116,11 +120,13 @@ set jit = off
 as $$
 declare
   v_end     timestamptz := p_hour + interval '1 hour';
+  -- the first whole minute after p_after (the minute holding it is read raw)
+  v_start   timestamptz := greatest(p_hour, date_trunc('minute', p_after, 'UTC') + interval '1 minute');
   v_minutes timestamptz[];
+  v_span    timestamptz;
 begin
   select coalesce(array_agg(t.period_start), '{}') into v_minutes
-  from monitoring_internal.trusted_periods(
-         'minute', greatest(p_hour, date_trunc('minute', p_after, 'UTC') + interval '1 minute'), v_end) as t;
+  from monitoring_internal.trusted_periods('minute', v_start, v_end) as t;
 
   if cardinality(v_minutes) = 0 then
     return query
@@ -138,8 +144,83 @@ begin
     return;
   end if;
 
-  -- Every source row carries its call durations; its counts are taken once,
-  -- with its first duration (as the release's view did).
+  v_span := monitoring_internal.api_span_end(v_start, v_end);
+  if v_span is not null then
+    -- A trusted span from v_start (20261216000150: the refresh keeps one for the
+    -- hour in progress and the window's first hour), the trusted minute rollups
+    -- after it, raw rows of every other minute; the p95 is the sketch's estimate.
+    v_minutes := array(select u.m from unnest(v_minutes) as u(m) where u.m >= v_span);
+    return query
+      with islands as (
+        select min(u.m) as lo, max(u.m) + interval '1 minute' as hi
+        from (
+          select g.m, g.m - (row_number() over (order by g.m)) * interval '1 minute' as island
+          from generate_series(p_hour, v_end - interval '1 minute', interval '1 minute') as g(m)
+          where not (g.m >= v_start and g.m < v_span)
+            and g.m <> all (v_minutes)
+        ) as u
+        group by u.island
+      ),
+      raw as (
+        select p.tags ->> 'api' as api_name, p.tags ->> 'success' as success, p.metric_value
+        from islands as i
+        cross join lateral (
+          select r.tags, r.metric_value
+          from monitoring.pipeline_metrics as r
+          where r.metric_name = 'api_call'
+            and r."timestamp" >= i.lo
+            and r."timestamp" < i.hi
+            and r."timestamp" > p_after
+        ) as p
+      ),
+      parts as (
+        select s.api_name, s.calls, s.successes, s.failures, s.success_time_sum
+        from monitoring_internal.api_span_stats as s
+        where s.span_start = v_start and s.span_end = v_span
+        union all
+        select r.api_name, r.calls, r.successes, r.failures, r.success_time_sum
+        from monitoring_internal.api_minute_stats as r
+        where r.minute = any (v_minutes)
+        union all
+        select w.api_name, 1::bigint, (w.success = 'true')::integer::bigint,
+               (w.success = 'false')::integer::bigint,
+               case when w.success = 'true' then w.metric_value end
+        from raw as w
+      ),
+      buckets as (
+        select s.api_name, u.k, u.n
+        from monitoring_internal.api_span_stats as s
+        cross join lateral unnest(s.sketch_keys, s.sketch_counts) as u(k, n)
+        where s.span_start = v_start and s.span_end = v_span
+        union all
+        select k.api_name, k.sketch_key, k.n
+        from monitoring_internal.api_minute_sketches as k
+        where k.minute = any (v_minutes)
+        union all
+        select w.api_name, monitoring_internal.sketch_key(w.metric_value), 1::bigint
+        from raw as w
+      ),
+      sketches as (
+        select b.api_name,
+               monitoring_internal.sketch_quantile(array_agg(b.k), array_agg(b.n), 0.95) as p95
+        from buckets as b
+        group by b.api_name
+      )
+      select t.api_name, t.calls, t.successes, t.failures,
+             t.success_time_sum / nullif(t.successes, 0)::double precision, k.p95
+      from (
+        select p.api_name, sum(p.calls)::bigint as calls, sum(p.successes)::bigint as successes,
+               sum(p.failures)::bigint as failures, sum(p.success_time_sum) as success_time_sum
+        from parts as p
+        group by p.api_name
+      ) as t
+      left join sketches as k on k.api_name is not distinct from t.api_name;
+    return;
+  end if;
+
+  -- No span (it is being rebuilt, or a late row untrusted one of its minutes):
+  -- every source row carries its call durations, the p95 is exact; its counts
+  -- are taken once, with its first duration (as the release's view did).
   return query
     with islands as (
       select min(u.m) as lo, max(u.m) + interval '1 minute' as hi
@@ -263,7 +344,8 @@ order by a.api_name, a.hour desc;
 
 comment on view monitoring.api_metrics is
   'Per API and UTC hour over the last 7 days: calls, successes, errors, mean success time, p95 time. '
-  'Served from exact rollups plus raw rows, hour by hour.';
+  'Served from exact rollups plus raw rows, hour by hour; the p95 of an hour not yet sealed is '
+  'estimated within 1% (counts and means stay exact).';
 
 -- ---------------------------------------------------------------- the release's readers
 drop function monitoring_internal.queue_raw_stats(timestamptz, timestamptz);

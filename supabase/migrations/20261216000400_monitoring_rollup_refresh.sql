@@ -46,6 +46,10 @@
 --   its seal leaves a change record, which untrusts the minute until the next
 --   run, as for any late row. Without p_settle (direct calls, tests) minutes
 --   are sealed once they ended a minute ago, and the run never waits.
+-- * Call durations are also kept as sketches (each minute rollup's sketch_keys /
+--   sketch_counts) and pre-merged into spans (step 2b) for the p95 estimates of
+--   monitoring.api_metrics; a change record is kept while a span has not seen it
+--   (20261216000150).
 -- Trust is asked through monitoring_internal.trusted_periods (20261216000100).
 -- Each chunk's rollups and its seal are one statement, so a seal's snapshot is
 -- exactly the one its rows were computed with.
@@ -85,6 +89,14 @@ declare
   v_pruned      bigint := 0;
   v_cleared     bigint;
   v_n           bigint;
+  v_span_snap   pg_snapshot;
+  v_span_starts timestamptz[];
+  v_span_from   timestamptz;
+  v_span_limit  timestamptz;
+  v_span_to     timestamptz;
+  v_span_base   timestamptz;
+  v_spans       integer := 0;
+  v_i           integer;
 begin
   if p_max_hours is null or p_max_hours < 0 then
     raise exception using errcode = '22023',
@@ -166,9 +178,10 @@ begin
     ),
     ins_a as (
       insert into monitoring_internal.api_minute_stats
-        (minute, hour, api_name, calls, successes, failures, success_time_sum, durations)
+        (minute, hour, api_name, calls, successes, failures, success_time_sum, durations,
+         sketch_keys, sketch_counts)
       select u.m, date_trunc('hour', u.m, 'UTC'), a.api_name, a.calls, a.successes, a.failures,
-             a.success_time_sum, a.durations
+             a.success_time_sum, a.durations, sk.keys, sk.counts
       from unnest(v_minutes) as u(m)
       cross join lateral (
         select
@@ -184,6 +197,15 @@ begin
           and m."timestamp" < u.m + interval '1 minute'
         group by m.tags ->> 'api'
       ) as a
+      cross join lateral (
+        select coalesce(array_agg(b.k order by b.k), '{}') as keys, coalesce(array_agg(b.n order by b.k), '{}') as counts
+        from (
+          select monitoring_internal.sketch_key(d.v) as k, count(*) as n
+          from unnest(a.durations) as d(v)
+          where d.v is not null
+          group by 1
+        ) as b
+      ) as sk
       returning 1
     ),
     seal as (
@@ -196,6 +218,83 @@ begin
     )
     select (select count(*) from ins_q) + (select count(*) from ins_a) into v_minute_rows;
   end if;
+
+  -- ------------------------------------------------------------ 2b. api spans
+  -- Pre-merged minute rollups for the p95 estimates of monitoring.api_metrics
+  -- (20261216000150): the hour in progress and the hour before it from their
+  -- start, and the window's first partial hour from the minute after the one
+  -- holding now() - 7 days (and the minute after that: a read in the next minute
+  -- starts there), each up to its first minute without a trusted rollup. A span
+  -- grows from its trusted predecessor (same start) by the minutes after it, so
+  -- the hour in progress costs one minute a run. The snapshot is taken before any
+  -- part is checked: a change the span cannot have seen is never visible to it.
+  v_span_snap := pg_current_snapshot();
+  v_span_starts := array[date_trunc('hour', v_now, 'UTC'), date_trunc('hour', v_now, 'UTC') - interval '1 hour',
+                         date_trunc('minute', v_now - c_window, 'UTC') + interval '1 minute',
+                         date_trunc('minute', v_now - c_window, 'UTC') + interval '2 minutes'];
+  for v_i in 1 .. cardinality(v_span_starts) loop
+    v_span_from  := v_span_starts[v_i];
+    v_span_limit := date_trunc('hour', v_span_from, 'UTC') + interval '1 hour';
+    if v_i > 2 then
+      v_span_limit := least(v_span_limit, v_edge + interval '1 hour');
+    end if;
+    continue when v_span_from >= v_span_limit;
+    select coalesce(min(g.m), v_span_limit) into v_span_to
+    from generate_series(v_span_from, v_span_limit - interval '1 minute', interval '1 minute') as g(m)
+    where g.m not in (select t.period_start
+                      from monitoring_internal.trusted_periods('minute', v_span_from, v_span_limit) as t);
+    v_span_base := monitoring_internal.api_span_end(v_span_from, v_span_to);
+    if v_span_to > v_span_from and v_span_base is distinct from v_span_to then
+      insert into monitoring_internal.api_spans as s (span_start, span_end, snap, sealed_by, sealed_at)
+      values (v_span_from, v_span_to, v_span_snap, pg_current_xact_id(), v_now)
+      on conflict (span_start, span_end) do update
+        set snap = excluded.snap, sealed_by = excluded.sealed_by, sealed_at = excluded.sealed_at;
+      delete from monitoring_internal.api_span_stats where span_start = v_span_from and span_end = v_span_to;
+      with parts as (
+        select s.api_name, s.calls, s.successes, s.failures, s.success_time_sum
+        from monitoring_internal.api_span_stats as s
+        where s.span_start = v_span_from and s.span_end = v_span_base
+        union all
+        select r.api_name, r.calls, r.successes, r.failures, r.success_time_sum
+        from monitoring_internal.api_minute_stats as r
+        where r.minute >= coalesce(v_span_base, v_span_from) and r.minute < v_span_to
+      ),
+      buckets as (
+        select x.api_name, x.k, sum(x.n)::bigint as n
+        from (
+          select s.api_name, u.k, u.n
+          from monitoring_internal.api_span_stats as s
+          cross join lateral unnest(s.sketch_keys, s.sketch_counts) as u(k, n)
+          where s.span_start = v_span_from and s.span_end = v_span_base
+          union all
+          select k.api_name, k.sketch_key, k.n
+          from monitoring_internal.api_minute_sketches as k
+          where k.minute >= coalesce(v_span_base, v_span_from) and k.minute < v_span_to
+        ) as x
+        group by x.api_name, x.k
+      ),
+      sketches as (
+        select b.api_name, array_agg(b.k order by b.k) as keys, array_agg(b.n order by b.k) as counts
+        from buckets as b
+        group by b.api_name
+      )
+      insert into monitoring_internal.api_span_stats
+        (span_start, span_end, api_name, calls, successes, failures, success_time_sum, sketch_keys, sketch_counts)
+      select v_span_from, v_span_to, t.api_name, t.calls, t.successes, t.failures, t.success_time_sum,
+             coalesce(k.keys, '{}'), coalesce(k.counts, '{}')
+      from (
+        select p.api_name, sum(p.calls)::bigint as calls, sum(p.successes)::bigint as successes,
+               sum(p.failures)::bigint as failures, sum(p.success_time_sum) as success_time_sum
+        from parts as p
+        group by p.api_name
+      ) as t
+      left join sketches as k on k.api_name is not distinct from t.api_name;
+      v_spans := v_spans + 1;
+    end if;
+    -- the span just built (or found) replaces the others from the same start
+    delete from monitoring_internal.api_spans where span_start = v_span_from and span_end <> v_span_to;
+  end loop;
+  delete from monitoring_internal.api_spans where span_start <> all (v_span_starts);
 
   -- ------------------------------------------------------------ 3. hours, newest first
   select coalesce(array_agg(g.h order by g.h desc), '{}') into v_todo
@@ -282,8 +381,8 @@ begin
     v_pruned := v_pruned + v_n;
     delete from monitoring_internal.rollup_changes where minute < v_now - c_raw_keep;
     -- A committed change every existing seal of its minute, hour, and its
-    -- aggregated hour, day and week has seen is covered for good: any later seal
-    -- is computed from a later snapshot.
+    -- aggregated hour, day and week, and every api span over its minute, has
+    -- seen is covered for good: any later seal is computed from a later snapshot.
     delete from monitoring_internal.rollup_changes as c
     where not exists (
       select 1 from monitoring_internal.rollup_seals as s
@@ -293,7 +392,12 @@ begin
               ('hourly', date_trunc('hour', c.minute, 'UTC')),
               ('daily',  date_bin(interval '24 hours', c.minute, timestamptz '2000-01-01 00:00+00')),
               ('weekly', date_bin(interval '168 hours', c.minute, timestamptz '2000-01-03 00:00+00')))
-        and (c.xid = s.sealed_by or not pg_visible_in_snapshot(c.xid, s.snap)));
+        and (c.xid = s.sealed_by or not pg_visible_in_snapshot(c.xid, s.snap)))
+      and not exists (
+        select 1 from monitoring_internal.api_spans as s
+        where c.minute >= s.span_start
+          and c.minute < s.span_end
+          and (c.xid = s.sealed_by or not pg_visible_in_snapshot(c.xid, s.snap)));
     get diagnostics v_cleared = row_count;
   end if;
 
@@ -303,6 +407,7 @@ begin
     'minutes_sealed', cardinality(v_minutes),
     'hour_rows', v_hour_rows,
     'minute_rows', v_minute_rows,
+    'spans_built', v_spans,
     'changes_cleared', coalesce(v_cleared, 0),
     'changes_deferred', v_cleared is null,
     'seals_pruned', v_pruned,

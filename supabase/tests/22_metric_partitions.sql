@@ -131,6 +131,10 @@ select ok(to_regclass('monitoring_internal.expired_pipeline_metrics_p20010301') 
 -- A reference time ahead of now() may drop days still inside the 14-day
 -- reach of change tracking: their minutes are recorded as changed, so no
 -- rollup keeps counting rows that are gone.
+-- The per-minute refresh reads pipeline_metrics and holds its lock until it
+-- commits, which makes a detach skip (100 ms lock_timeout); holding the
+-- refresh's own lock waits for a run in progress and makes the next ones skip.
+select pg_advisory_xact_lock(hashtextextended('monitoring_internal.refresh_rollups:seal', 0));
 create temp table pgtap_tomorrow on commit drop as
   select ((((now() at time zone 'UTC')::date + 1)::text || ' 00:00+00')::timestamptz) as t;
 select is(
