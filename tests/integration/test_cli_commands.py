@@ -76,8 +76,9 @@ def test_report_shows_this_tests_queue_and_api(client: MonitoringClient, tmp_pat
     (a,) = [x for x in doc["apis"] if x["api_name"] == api]
     assert (a["calls"], a["errors"]) == (4, 1)
     assert a["avg_success_time_ms"] == pytest.approx(700 / 3)
-    # percentile_cont(0.95) over 100, 200, 300, 400: 385
-    assert a["max_p95_time_ms"] == pytest.approx(385.0)
+    # percentile_cont(0.95) over 100, 200, 300, 400: 385; an hour not yet sealed
+    # reports the duration sketch's estimate, within 1% (20261216000150)
+    assert a["max_p95_time_ms"] == pytest.approx(385.0, rel=0.01)
 
     proc = cli("report", "--hours", "1", "--csv")
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
