@@ -407,12 +407,18 @@ class _SinkBase(Generic[T]):
         """Queue one pipeline_metrics row as columns (see ``metric_submitter``).
 
         Never raises, never does I/O, never awaits: the common call is the
-        append and two comparisons.
+        append and two comparisons. A flusher is woken when the rows waiting
+        reach a multiple of the batch size, not on every append above it:
+        ``size`` is exact (read under the submit lock) and grows one row at a
+        time, so no multiple is skipped, and a flusher drains every full batch
+        after each send before it sleeps again. Flat out the buffer stays above
+        a batch, and waking on each append cost every call a method call and an
+        ``Event.is_set()`` (benchmarks/ingest.py).
         """
         size = self._core.append_metric(name, value, tags, when, row_id)
         if size < 0:
             return self._core.record_drop()
-        if size + 1 >= self._batch_size or not self._flushers:
+        if (size + 1) % self._batch_size == 0 or not self._flushers:
             self._after_append(size + 1)
         return True
 

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -440,6 +441,100 @@ def test_metrics_travel_as_columns_and_other_rows_as_dicts() -> None:
     assert writer.rows == [("events", [{"id": "e1"}])]
     stats = sink.stats
     assert (stats.enqueued, stats.written, stats.dropped, stats.pending) == (102, 102, 0, 0)
+
+
+class GatedMetricWriter(MetricWriter):
+    """A MetricWriter whose sends wait for ``gate``; ``written`` is awaitable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.sending = threading.Semaphore(0)  # one release per send started
+        self.done = threading.Condition()
+
+    def __call__(self, table: str, rows: object) -> None:
+        self.sending.release()
+        self.gate.wait()
+        super().__call__(table, rows)
+        with self.done:
+            self.done.notify_all()
+
+    def written(self) -> int:
+        return sum(len(batch) for batch in self.metrics)
+
+
+def test_full_metric_batches_leave_at_once_even_when_they_filled_while_both_flushers_sent() -> None:
+    # A flusher is woken when the rows waiting reach a multiple of the batch
+    # size (submit_metric), not on every append above it: batches that fill
+    # while every flusher is busy must still leave as soon as one is free, not
+    # at the end of the flush interval (60 s here).
+    writer = GatedMetricWriter()
+    sink = metric_sink(writer, max_batch_size=10, max_buffer=1000, flush_interval=60)
+    values = iter(range(55))
+    for _ in range(10):
+        assert sink.submit_metric("m", float(next(values)), {}, 1.0)
+    assert writer.sending.acquire(timeout=5)  # the first full batch: one flusher busy
+    for _ in range(10):
+        assert sink.submit_metric("m", float(next(values)), {}, 1.0)
+    assert writer.sending.acquire(timeout=5)  # the second: both busy
+    for _ in range(35):  # three more full batches and 5 rows fill meanwhile
+        assert sink.submit_metric("m", float(next(values)), {}, 1.0)
+    writer.gate.set()
+    with writer.done:
+        assert writer.done.wait_for(lambda: writer.written() >= 50, timeout=5)
+    assert sorted(len(batch) for batch in writer.metrics) == [10] * 5
+    assert sink.stats.pending == 5  # a partial batch waits for its interval
+    assert sink.flush(timeout=5)
+    sink.close()
+    assert sorted(v for batch in writer.metrics for v in batch.column(1)) == [
+        float(i) for i in range(55)
+    ]
+
+
+async def test_async_full_metric_batches_leave_at_once_while_both_flushers_sent() -> None:
+    # The same rule as above, for the asyncio sink (submit_metric is shared).
+    gate = asyncio.Event()
+    sends: list[int] = []
+    written: list[MetricBatch] = []
+
+    changed = asyncio.Condition()
+
+    async def write(_table: str, rows: object) -> None:
+        assert isinstance(rows, MetricBatch)
+        async with changed:
+            sends.append(len(rows))
+            changed.notify_all()
+        await gate.wait()
+        rows.assign_ids()
+        async with changed:
+            written.append(rows)
+            changed.notify_all()
+
+    async def until(condition: Callable[[], bool]) -> None:
+        async with changed:
+            await asyncio.wait_for(changed.wait_for(condition), 5)
+
+    config = BatchingConfig(max_batch_size=10, max_buffer=1000, flush_interval=60)
+    sink: AsyncBatchingSink[str] = AsyncBatchingSink(
+        write, is_transient=is_transient, config=config, metrics_table="m"
+    )
+    values = iter(range(55))
+    try:
+        for sent in (1, 2):
+            for _ in range(10):
+                assert sink.submit_metric("m", float(next(values)), {}, 1.0)
+            await until(lambda: len(sends) == sent)  # noqa: B023 (awaited at once)
+        for _ in range(35):  # three more full batches and 5 rows fill meanwhile
+            assert sink.submit_metric("m", float(next(values)), {}, 1.0)
+        assert sends == [10, 10]  # both flushers busy
+    finally:
+        gate.set()
+    await until(lambda: sum(map(len, written)) >= 50)
+    assert sorted(map(len, written)) == [10] * 5
+    assert sink.stats.pending == 5  # a partial batch waits for its interval
+    assert await sink.flush(timeout=5)
+    await sink.close(timeout=5)
+    assert sorted(v for batch in written for v in batch.column(1)) == [float(i) for i in range(55)]
 
 
 def test_metric_rows_and_other_rows_share_one_bound() -> None:
