@@ -69,28 +69,32 @@ comment on function monitoring_internal.sketch_key(double precision) is
 
 create function monitoring_internal.sketch_value(p_key integer)
 returns double precision
-language sql
+language plpgsql
 immutable
 strict
 parallel safe
 set search_path = ''
 as $$
+declare
   -- 2 gamma^i / (1 + gamma) = exp(x), x = i ln gamma + ln(2 / 2.02), capped
   -- below the largest double (the top bucket's estimate would overflow by a
   -- hair) and above the smallest subnormal, and taken as exp(x/2)^2: exp()
   -- refuses a subnormal result, a product does not (subnormal buckets are
-  -- estimated as closely as subnormals allow).
-  select case
+  -- estimated as closely as subnormals allow). PL/pgSQL, as sketch_key: a SQL
+  -- function with its own search_path is planned again for every call
+  -- (~50 us each, measured where sketch_quantile called it).
+  v_half double precision := pg_catalog.exp(greatest(least((abs(p_key) - 40000) * 0.0198026272961797::double precision
+                                                           - 0.00995033085316809::double precision, 709.78), -744.0) / 2);
+begin
+  return case
     when p_key = 0 then 0::double precision
     when p_key = 80001 then 'NaN'::double precision
     when p_key = 80000 then 'Infinity'::double precision
     when p_key = -80000 then '-Infinity'::double precision
-    when p_key > 0 then e.half * e.half
-    else -(e.half * e.half)
-  end
-  from (select pg_catalog.exp(greatest(least((abs(p_key) - 40000) * 0.0198026272961797::double precision
-                                               - 0.00995033085316809::double precision, 709.78), -744.0) / 2)
-               as half) as e;
+    when p_key > 0 then v_half * v_half
+    else -(v_half * v_half)
+  end;
+end;
 $$;
 
 comment on function monitoring_internal.sketch_value(integer) is
@@ -99,35 +103,82 @@ comment on function monitoring_internal.sketch_value(integer) is
 -- percentile_cont(p_q) of the durations a sketch holds: keys and counts in any
 -- order, a key repeated as often as it comes (counts null: 1 each); null keys
 -- are ignored, as percentile_cont ignores null values. Null for an empty sketch.
+-- The two ranks percentile_cont interpolates between (0-based floor(at) and
+-- ceil(at), at = p_q * (total - 1)) each lie in the first bucket, in key order,
+-- whose running count passes the rank; walking from the top end instead, in
+-- the first bucket whose running count from the top reaches total - rank (the
+-- same bucket for counts >= 0). The walk starts at the end nearer the ranks, so
+-- a p95 visits the top 5% of the calls' buckets only. PL/pgSQL, because the
+-- rule as one SQL statement (window sums, a lookup per rank) cost 0.63 ms for
+-- 160 buckets, and api_metrics calls it per API for each unsealed hour (the
+-- last hour's read at 30 M rows: 3.8 of its 7.5 ms).
 create function monitoring_internal.sketch_quantile(p_keys integer[], p_counts bigint[], p_q double precision)
 returns double precision
-language sql
+language plpgsql
 immutable
 parallel safe
 set search_path = ''
 as $$
-  with buckets as (
-    select u.k, sum(coalesce(u.c, 1)) as n
-    from unnest(p_keys, p_counts) as u(k, c)
-    where u.k is not null
-    group by u.k
-  ),
-  ranked as (
-    select b.k, sum(b.n) over (order by b.k) as upto, sum(b.n) over () as total
-    from buckets as b
-  ),
-  pos as (
-    select p_q * (max(r.total) - 1)::double precision as at from ranked as r having count(*) > 0
-  )
-  -- ranks as percentile_cont counts them (0-based): floor(at) and ceil(at)
-  select lo.v + (p.at - pg_catalog.floor(p.at)) * (hi.v - lo.v)
-  from pos as p
-  cross join lateral (
-    select monitoring_internal.sketch_value(r.k) as v from ranked as r
-    where r.upto >= pg_catalog.floor(p.at) + 1 order by r.k limit 1) as lo
-  cross join lateral (
-    select monitoring_internal.sketch_value(r.k) as v from ranked as r
-    where r.upto >= pg_catalog.ceil(p.at) + 1 order by r.k limit 1) as hi;
+declare
+  v_total numeric;
+  v_at    double precision;
+  v_lo_at numeric;  -- the running count that reaches each rank
+  v_hi_at numeric;
+  v_seen  numeric := 0;
+  v_lo    integer;
+  v_hi    integer;
+  r       record;
+begin
+  select sum(coalesce(u.c, 1)) into v_total
+  from unnest(p_keys, p_counts) as u(k, c)
+  where u.k is not null;
+  if v_total is null then
+    return null;
+  end if;
+  v_at := p_q * (v_total - 1)::double precision;
+  if p_q < 0.5 then
+    v_lo_at := pg_catalog.floor(v_at) + 1;
+    v_hi_at := pg_catalog.ceil(v_at) + 1;
+    for r in
+      select u.k, sum(coalesce(u.c, 1)) as n
+      from unnest(p_keys, p_counts) as u(k, c)
+      where u.k is not null
+      group by u.k
+      order by u.k
+    loop
+      v_seen := v_seen + r.n;
+      if v_lo is null and v_seen >= v_lo_at then
+        v_lo := r.k;
+      end if;
+      if v_seen >= v_hi_at then
+        v_hi := r.k;
+        exit;
+      end if;
+    end loop;
+  else
+    v_lo_at := v_total - pg_catalog.floor(v_at);
+    v_hi_at := v_total - pg_catalog.ceil(v_at);
+    for r in
+      select u.k, sum(coalesce(u.c, 1)) as n
+      from unnest(p_keys, p_counts) as u(k, c)
+      where u.k is not null
+      group by u.k
+      order by u.k desc
+    loop
+      v_seen := v_seen + r.n;
+      if v_hi is null and v_seen >= v_hi_at then
+        v_hi := r.k;
+      end if;
+      if v_seen >= v_lo_at then
+        v_lo := r.k;
+        exit;
+      end if;
+    end loop;
+  end if;
+  return monitoring_internal.sketch_value(v_lo)
+         + (v_at - pg_catalog.floor(v_at))
+           * (monitoring_internal.sketch_value(v_hi) - monitoring_internal.sketch_value(v_lo));
+end;
 $$;
 
 comment on function monitoring_internal.sketch_quantile(integer[], bigint[], double precision) is

@@ -6,7 +6,7 @@
 -- Test rows use their own api names (pgtap_sk_*), so other data does not matter.
 begin isolation level repeatable read;
 create extension if not exists pgtap with schema extensions;
-select plan(23);
+select plan(24);
 
 -- ------------------------------------------------------------ the sketch
 select ok((select bool_and(abs(monitoring_internal.sketch_value(monitoring_internal.sketch_key(v)) - v) <= 0.00991 * abs(v))
@@ -32,6 +32,25 @@ select ok((select bool_and(abs(s.est - s.exact) <= 0.01 * s.exact)
                          from pgtap_sk_values) as est
                  from unnest(array[0, 0.5, 0.9, 0.95, 0.99, 1]) as q) as s),
   'sketch_quantile is within 1% of percentile_cont at p0, p50, p90, p95, p99, p100');
+-- Exactly percentile_cont of the bucket estimates (they sort as the keys do), at
+-- ranks walked from the bottom (q < 0.5) and from the top, with zeros, negative
+-- values, repeated keys and counts other than 1.
+create temp table pgtap_sk_mixed on commit drop as
+select k, n from (
+  select monitoring_internal.sketch_key(case when g % 11 = 0 then 0 when g % 7 = 0 then -v else v end) as k,
+         1 + g % 4 as n
+  from (select g, 30 - 120 * ln(1 - ((g * 7919) % 10007) / 10007.0 * 0.999) as v
+        from generate_series(1, 800) as g) as x) as y;
+select is((select array_agg(monitoring_internal.sketch_quantile((select array_agg(k) from pgtap_sk_mixed),
+                                                                 (select array_agg(n::bigint) from pgtap_sk_mixed), q)
+                            order by q)
+           from unnest(array[0, 0.01, 0.25, 0.4999, 0.5, 0.75, 0.95, 0.99, 1]::double precision[]) as q),
+  (select array_agg(e order by q)
+   from unnest(array[0, 0.01, 0.25, 0.4999, 0.5, 0.75, 0.95, 0.99, 1]::double precision[]) as q
+   cross join lateral (
+     select percentile_cont(q) within group (order by monitoring_internal.sketch_value(m.k)) as e
+     from pgtap_sk_mixed as m cross join lateral generate_series(1, m.n)) as p),
+  'sketch_quantile is percentile_cont of the bucket estimates, from either end, counts and repeats included');
 select is((select monitoring_internal.sketch_quantile(array[k], array[n], 0.95)
            from (select monitoring_internal.sketch_key(12.5) as k, 40::bigint as n) as x),
   (select monitoring_internal.sketch_value(monitoring_internal.sketch_key(12.5))),
