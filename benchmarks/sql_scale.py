@@ -145,6 +145,25 @@ class Bench:
         assert isinstance(value, datetime)
         return value
 
+    def backend_cpu_ms(self) -> float | None:
+        """CPU time of this connection's backend so far (ns resolution, /proc/PID/schedstat):
+        None unless the database runs on this machine (the local stack)."""
+        host = self.conn.info.host
+        if not (host.startswith("/") or host in ("127.0.0.1", "localhost", "::1")):
+            return None
+        try:
+            with open(f"/proc/{self.conn.info.backend_pid}/schedstat") as f:
+                return int(f.read().split()[0]) / 1e6
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def record_cpu(self, name: str, since: float | None, calls: int) -> None:
+        """Mean backend CPU per call since ``since``: unlike wall time, not inflated by
+        whatever else the machine runs, so sizes measured minutes apart compare."""
+        now = self.backend_cpu_ms()
+        if since is not None and now is not None and calls:
+            self.record(Result(f"{name}, backend CPU per call (mean)", (now - since) / calls))
+
     def record(self, result: Result) -> None:
         self.results.append(result)
         tgt = f"  (target <= {result.target:g} {result.unit})" if result.target is not None else ""
@@ -371,9 +390,11 @@ class Bench:
         health_t, hour_t, week_t = targets
         sql = "select public.get_system_health()"
         calls = self.args.backfill_health_calls
+        cpu0 = self.backend_cpu_ms()
         samples = [timed(self.conn, sql)[0] for _ in range(calls)]
         print(f"  {label}: health {calls} calls, {min(samples):.1f} to {max(samples):.1f} ms")
         self.record(Result(f"{label}: get_system_health median", median(samples), target=health_t))
+        self.record_cpu(f"{label}: get_system_health", cpu0, calls)
         for where, window, runs, target in (
             (self.BACKFILL_LAST_HOUR, "last hour", self.args.view_runs, hour_t),
             ("", "7 days", week_runs, week_t),
@@ -382,9 +403,11 @@ class Bench:
                 q = f"select * from {view}{where}"
                 samples = []
                 rows: list[tuple] = []  # type: ignore[type-arg]
+                cpu0 = self.backend_cpu_ms()
                 for _ in range(runs):
                     ms, rows = timed(self.conn, q)
                     samples.append(ms)
+                self.record_cpu(f"{label}: {view} {window}", cpu0, runs)
                 print(
                     f"  {label}: {view} {window}: {len(rows)} rows, runs "
                     f"{', '.join(f'{s:.0f}' for s in samples)} ms"
