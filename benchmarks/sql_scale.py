@@ -388,6 +388,10 @@ class Bench:
         ``week_runs``: runs of each 7-day read (seconds each before the refresh, a few
         milliseconds in the steady state, where one run is too noisy to compare sizes)."""
         health_t, hour_t, week_t = targets
+        if self.exists("table", "monitoring_internal.rollup_changes"):
+            # Each trust probe walks its period's change records: how many the reads face.
+            changes = self.count("select count(*) from monitoring_internal.rollup_changes")
+            print(f"  {label}: {changes:,} change records in monitoring_internal.rollup_changes")
         sql = "select public.get_system_health()"
         calls = self.args.backfill_health_calls
         cpu0 = self.backend_cpu_ms()
