@@ -18,10 +18,14 @@ from typing import Any, TextIO
 
 from .._queries import PERIODS
 from .._tables import TableRef
-from .config import Connection, positive_int
+from ..errors import MonitoringError
+from .config import CliError, Connection, positive_int
 
 WATERMARKS = TableRef("monitoring", "aggregation_watermarks")
 RAW_RETENTION = timedelta(days=14)
+# SQLSTATE query_canceled: the API's statement_timeout (8 s on Supabase) ended the call.
+STATEMENT_TIMEOUT = "57014"
+PERIOD_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
 
 
 def register(sub: Any) -> None:
@@ -104,10 +108,31 @@ def run(args: argparse.Namespace, conn: Connection, out: TextIO) -> int:
     """Aggregate each asked period; one summary line per period on ``out``."""
     periods = PERIODS if args.period == "all" else (args.period,)
     for period in periods:
-        if args.backfill:
-            chunk = timedelta(hours=args.chunk_hours)
-            rows = backfill(conn, period, chunk=chunk, progress=_progress)
-        else:
-            rows = conn.client.aggregate_metrics(period)
+        try:
+            if args.backfill:
+                chunk = timedelta(hours=args.chunk_hours)
+                rows = backfill(conn, period, chunk=chunk, progress=_progress)
+            else:
+                rows = conn.client.aggregate_metrics(period)
+        except MonitoringError as exc:
+            if exc.code != STATEMENT_TIMEOUT:
+                raise
+            raise CliError(_timeout_advice(period, args)) from exc
         out.write(f"{period}: {rows} rollup rows written\n")
     return 0
+
+
+def _timeout_advice(period: str, args: argparse.Namespace) -> str:
+    # Nothing was written (one call is one transaction): say how to get through the back-log.
+    said = f"aggregating {period} outlasted the API's statement timeout (nothing was written)"
+    if not args.backfill:
+        return f"{said}: catch up in chunks with `aggregate --period {period} --backfill`"
+    # A call aggregates whole periods: a step shorter than the period cannot make it smaller.
+    if args.chunk_hours > PERIOD_HOURS[period]:
+        step = max(PERIOD_HOURS[period], args.chunk_hours // 4)
+        return f"{said}: try a smaller step, `--chunk-hours {step}`"
+    return (
+        f"{said}, one {period} period per call: run "
+        f"`select monitoring.aggregate_metrics('{period}')` over a database connection "
+        "(psql, or let the pg_cron job catch up), which the API's timeout does not bound"
+    )

@@ -49,6 +49,46 @@ def test_backfill_steps_p_now_from_the_watermark_in_chunks(
     assert "daily   [3/3]" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "advice"),
+    [
+        (["--period", "weekly"], "`aggregate --period weekly --backfill`"),
+        (["--period", "hourly", "--backfill"], "`--chunk-hours 6`"),
+        (["--period", "daily", "--backfill", "--chunk-hours", "30"], "`--chunk-hours 24`"),
+        (["--period", "daily", "--backfill"], "select monitoring.aggregate_metrics('daily')"),
+        (
+            ["--period", "hourly", "--backfill", "--chunk-hours", "1"],
+            "select monitoring.aggregate_metrics('hourly')",
+        ),
+    ],
+)
+def test_a_statement_timeout_says_how_to_get_through_the_back_log(
+    api: respx.MockRouter, capsys: pytest.CaptureFixture[str], argv: list[str], advice: str
+) -> None:
+    mark = datetime.now(UTC) - timedelta(days=3)
+    api.get("/aggregation_watermarks").respond(200, json=[{"aggregated_until": mark.isoformat()}])
+    route = api.post("/rpc/aggregate_metrics").respond(
+        500, json={"code": "57014", "message": "canceling statement due to statement timeout"}
+    )
+    assert main(["aggregate", *argv]) == 1
+    assert route.call_count == 1  # not retried: the same call would time out again
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = [x for x in err.splitlines() if "error:" in x]
+    assert "outlasted the API's statement timeout" in line
+    assert advice in line
+
+
+def test_other_aggregation_errors_are_reported_as_they_are(
+    api: respx.MockRouter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.post("/rpc/aggregate_metrics").mock(return_value=pg_error(400, "22023", "bad period"))
+    assert main(["aggregate", "--period", "hourly"]) == 1
+    err = capsys.readouterr().err
+    assert "bad period" in err
+    assert "statement timeout" not in err
+
+
 def test_alert_reads_and_stores_state_through_one_http_pool(
     api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
