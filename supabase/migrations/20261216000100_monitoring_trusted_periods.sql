@@ -17,6 +17,17 @@
 -- change record; a trusted one by its few (steady state: none, refresh deletes
 -- covered ones).
 --
+-- The probe is always an index range scan (enable_seqscan = off for this
+-- function): once the refresh has deleted a back-fill's change records, the
+-- table and its primary key keep their pages (a heap of 110 pages, an index of
+-- 186, holding a handful of rows), and the planner, costing an index scan by
+-- pages per index tuple, chose a sequential scan of every page per seal.
+-- Measured at 30 M raw rows in the steady state (no change records left): 167
+-- hour seals 1.7 ms and 18,376 buffers that way, 0.17 ms and 173 buffers
+-- through the index, a tenth of each steady-state view read. Where records are
+-- live the index scan stops at the first the seal did not see, so no state of
+-- the table makes the sequential scan the better plan.
+--
 -- The rule is the one of 20261201000600: a seal is trusted when every change
 -- to its minutes was visible to its snapshot and not made by the sealing
 -- transaction. Kinds: 'minute' and 'hour' (the views' rollups); any other kind
@@ -28,6 +39,7 @@ language sql
 stable
 rows 60
 set search_path = ''
+set enable_seqscan = off
 as $$
   select s.period_start
   from monitoring_internal.rollup_seals as s

@@ -263,12 +263,14 @@ comment on table monitoring_internal.api_span_stats is
   'Per API, the api_minute_stats rows of a span merged: counts, success time and sketch.';
 
 -- The end of the longest trusted span starting at p_start and ending by p_limit
--- (null when there is none).
+-- (null when there is none). Its change-record probe is an index range scan
+-- whatever the statistics say, as in trusted_periods (20261216000100).
 create function monitoring_internal.api_span_end(p_start timestamptz, p_limit timestamptz)
 returns timestamptz
 language sql
 stable
 set search_path = ''
+set enable_seqscan = off
 as $$
   select max(s.span_end)
   from monitoring_internal.api_spans as s
