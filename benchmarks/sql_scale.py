@@ -431,6 +431,62 @@ class Bench:
                     self.plans.show(f"{view} {window} {label}", plan)
                 self.record(Result(f"{label}: {view} {window}", median(samples), target=target))
 
+    # Rows every steady-state read takes raw: the minute in progress (no rollup can hold it yet).
+    TAIL_SQL = (
+        'select count(*) from monitoring.pipeline_metrics where "timestamp" >= '
+        "date_trunc('minute', now(), 'UTC') and \"timestamp\" <= now()"
+    )
+    STEADY_READS = (
+        ("get_system_health", "select public.get_system_health()"),
+        ("queue_metrics last hour", f"select * from monitoring.queue_metrics{BACKFILL_LAST_HOUR}"),
+        ("api_metrics last hour", f"select * from monitoring.api_metrics{BACKFILL_LAST_HOUR}"),
+        ("queue_metrics 7 days", "select * from monitoring.queue_metrics"),
+        ("api_metrics 7 days", "select * from monitoring.api_metrics"),
+    )
+
+    def tail_cost(self) -> None:
+        """Split each steady-state read into what the stored rows cost and what the minute in
+        progress costs: the same reads with 0, +K and +2K extra rows in the minute in progress
+        (a rolled-back transaction each; that minute is read raw whatever is sealed), and a
+        least-squares line through the three medians. Its slope is the cost of a raw row; its
+        value at no row at all is the read without the part that grows with the arrival rate."""
+        extra = self.args.tail_rows
+        natural = self.count(self.TAIL_SQL)
+        print(
+            f"  steady state: {natural:,} rows in the minute in progress; "
+            f"reads again with +0, +{extra:,} and +{2 * extra:,} there"
+        )
+        ks = (0, extra, 2 * extra)
+        samples: dict[tuple[str, int], list[float]] = {}
+        tails = {k: 0 for k in ks}
+        # Rounds of the three states in turn, so a slow spell of the machine hits them alike.
+        for _ in range(3):
+            for k in ks:
+                with self.conn.transaction(force_rollback=True):
+                    if k:
+                        row = self.conn.execute(
+                            "select date_trunc('minute', now(), 'UTC'), now()"
+                        ).fetchone()
+                        assert row is not None
+                        self.conn.execute(data.METRICS_SQL, {"t0": row[0], "t1": row[1], "n": k})
+                    tails[k] = self.count(self.TAIL_SQL)
+                    for name, sql in self.STEADY_READS:
+                        samples.setdefault((name, k), []).extend(
+                            timed(self.conn, sql)[0] for _ in range(self.args.view_runs)
+                        )
+        tails_list = [tails[k] for k in ks]
+        for name, _ in self.STEADY_READS:
+            ys = [median(samples[name, k]) for k in ks]
+            slope, at_zero = line_fit(tails_list, ys)
+            shown = ", ".join(f"{y:.2f}" for y in ys)
+            print(
+                f"    {name}: {shown} ms at {', '.join(map(str, tails_list))} rows"
+                f" -> {slope * 1000:.2f} us a row, {at_zero:.2f} ms at none"
+            )
+            self.record(Result(f"no minute in progress (fit): {name}", at_zero))
+            self.record(Result(f"a raw row of the minute in progress: {name}", slope * 1000, "us"))
+        self.record(Result("rows in the minute in progress (steady state)", natural, "rows"))
+
     def backfill_refresh_runs(self, shape: data.Shape) -> list[float]:
         """refresh_rollups() as pg_cron calls it, until no hour of the window is untrusted.
 
@@ -513,6 +569,7 @@ class Bench:
         self.vacuum()
         self.steady(shape)
         self.backfill_reads("steady state", (25.0, 50.0, 2000.0), a.view_runs)
+        self.tail_cost()
 
     # ------------------------------------------------------------ cost as the work grows (item 5)
     def bench_scale(self) -> None:
@@ -1034,6 +1091,15 @@ class Bench:
         print(f"plans: {self.plans.dir}")
 
 
+def line_fit(xs: list[int], ys: list[float]) -> tuple[float, float]:
+    """Least-squares slope and value at x = 0 of ys against xs."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    var = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+    return slope, my - slope * mx
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1119,6 +1185,12 @@ def main() -> None:
         type=int,
         default=3,
         help="7-day view runs before any refresh (the steady state: --view-runs)",
+    )
+    p.add_argument(
+        "--tail-rows",
+        type=int,
+        default=1500,
+        help="extra rows in the minute in progress for the steady state's split (default 1500)",
     )
     p.add_argument(
         "--backfill-max-runs", type=int, default=20, help="refresh runs before giving up"
