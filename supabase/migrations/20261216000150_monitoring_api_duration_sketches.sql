@@ -130,6 +130,7 @@ declare
   v_second integer;
   v_lo     integer;
   v_hi     integer;
+  v_lo_est double precision;
   r        record;
 begin
   select sum(coalesce(u.c, 1)) into v_total
@@ -172,9 +173,8 @@ begin
     v_lo := v_second;
     v_hi := v_first;
   end if;
-  return monitoring_internal.sketch_value(v_lo)
-         + (v_at - pg_catalog.floor(v_at))
-           * (monitoring_internal.sketch_value(v_hi) - monitoring_internal.sketch_value(v_lo));
+  v_lo_est := monitoring_internal.sketch_value(v_lo);
+  return v_lo_est + (v_at - pg_catalog.floor(v_at)) * (monitoring_internal.sketch_value(v_hi) - v_lo_est);
 end;
 $$;
 
