@@ -80,9 +80,10 @@ async def test_views_and_timers(async_monitor: AsyncMonitoringClient, unique: st
     with pytest.raises(ValueError, match="batch failed"):
         await process()
     await async_monitor.flush(timeout=10)
-    (api_row,) = await async_monitor.get_api_metrics(unique)
+    recent = datetime.now(UTC) - timedelta(hours=2)  # as in test_sdk_sync: not all 7 days
+    (api_row,) = await async_monitor.get_api_metrics(unique, since=recent)
     assert (api_row.total_calls, api_row.success_count) == (1, 1)
-    (queue_row,) = await async_monitor.get_queue_metrics(unique)
+    (queue_row,) = await async_monitor.get_queue_metrics(unique, since=recent)
     assert (queue_row.success_count, queue_row.error_count) == (0, 3)
 
 
