@@ -590,3 +590,114 @@ def test_one_flush_interval_is_claimed_by_one_flusher() -> None:
     core.interval_start -= 0.5
     core.take()  # a batch taken (full, or for a flush) restarts the interval
     assert not core.claim_interval()
+
+
+# ---------------------------------------------------------------- lock-free metric appends
+def test_the_metric_bound_holds_within_one_row_per_thread_and_nothing_is_lost() -> None:
+    # submit_metric takes no lock: threads checking the room at the same
+    # instant may each add their row, so the bound can be passed by at most
+    # one row per thread; every accepted row is still written exactly once.
+    writer = GatedMetricWriter()
+    config = BatchingConfig(max_batch_size=10, max_buffer=100, flush_interval=0.01)
+    sink = BatchingSink(writer, is_transient=is_transient, config=config, metrics_table="m")
+    threads, per_thread = 16, 200
+    start = threading.Barrier(threads)
+    accepted = [0] * threads
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
+
+    def submit_many(index: int) -> None:
+        start.wait()
+        for n in range(per_thread):
+            if sink.submit_metric("m", float(index * per_thread + n), {}, 1.0):
+                accepted[index] += 1
+
+    try:
+        workers = [threading.Thread(target=submit_many, args=(i,)) for i in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(previous)
+    total = sum(accepted)
+    assert config.max_buffer <= total < config.max_buffer + threads
+    stats = sink.stats
+    assert stats.pending == total
+    assert stats.dropped == threads * per_thread - total
+    writer.gate.set()
+    assert sink.flush(timeout=10)
+    sink.close()
+    values = [v for batch in writer.metrics for v in batch.column(1)]
+    assert len(values) == len(set(values)) == total
+    ids = [i for batch in writer.metrics for i in batch.ids()]
+    assert len(set(ids)) == total
+
+
+class _ScriptedClose(_BufferCore[str]):
+    """A core whose ``closed`` reads the script's values first: a submitter's
+    room check, then its re-check after the append, made deterministic."""
+
+    script: list[bool]
+
+    @property  # type: ignore[override]
+    def closed(self) -> bool:
+        return self.script.pop(0) if self.script else self._closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self._closed = value
+
+
+def racing_sink(writer: MetricWriter) -> tuple[BatchingSink[str], _ScriptedClose]:
+    sink = metric_sink(writer, max_batch_size=10, flush_interval=60)
+    core = _ScriptedClose(sink.config, is_transient, "t", "m")
+    core.script = []
+    sink._core = core
+    sink._start = lambda: None  # type: ignore[method-assign]  # no flusher: nothing delivered
+    return sink, core
+
+
+def test_a_metric_appended_after_close_dropped_the_buffer_is_counted_as_dropped() -> None:
+    # A submitter passes the room check, is preempted, and close() drops the
+    # buffer (abandon_queue) before its append: the row must not wait for ever.
+    writer = MetricWriter()
+    sink, core = racing_sink(writer)
+    assert sink.submit_metric("m", 1.0, {}, 1.0)  # waiting when close() comes
+    sink.close(timeout=0)
+    assert (sink.stats.pending, sink.stats.dropped) == (0, 1)
+    core.script = [False]  # the room check ran before close(); the re-check after it
+    assert sink.submit_metric("m", 2.0, {}, 1.0)
+    stats = sink.stats
+    assert (stats.enqueued, stats.pending, stats.dropped, stats.written) == (2, 0, 2, 0)
+    assert writer.metrics == []
+
+
+def test_a_metric_appended_while_close_still_delivers_is_left_to_close() -> None:
+    # The same race before close() dropped anything: the row is not dropped by
+    # the submitter (the closing flushers would deliver it), only by close().
+    writer = MetricWriter()
+    sink, core = racing_sink(writer)
+    core._closed = True  # close() has begun: flushers still deliver, nothing dropped yet
+    core.script = [False]
+    assert sink.submit_metric("m", 1.0, {}, 1.0)
+    assert (sink.stats.pending, sink.stats.dropped) == (1, 0)
+    core.abandon_queue()  # close() ends with nothing delivered
+    assert (sink.stats.pending, sink.stats.dropped, sink.stats.enqueued) == (0, 1, 1)
+
+
+def test_submit_metric_takes_no_lock() -> None:
+    # The hot path's contract (the figures in benchmarks/ingest.py depend on it):
+    # a metric is accepted while another thread holds both of the core's locks.
+    sink = metric_sink(MetricWriter(), max_batch_size=10, flush_interval=60)
+    sink._start = lambda: None  # type: ignore[method-assign]
+    core = sink._core
+    with core.submit_lock, core.lock:
+        result: list[bool] = []
+        submitter = threading.Thread(
+            target=lambda: result.append(sink.submit_metric("m", 1.0, {}, 1.0))
+        )
+        submitter.start()
+        submitter.join(timeout=5)
+        assert result == [True]
+    assert sink.stats.pending == 1
