@@ -353,23 +353,18 @@ async def test_async_permanent_failure_rejects_only_bad_rows() -> None:
     assert sink.stats.rejected == 2
 
 
-def test_the_buffer_bound_holds_with_many_threads_submitting_at_once() -> None:
-    # The flushers are held at the gate, so nothing leaves the buffer: exactly
-    # max_buffer rows may be accepted, however the submits interleave.
-    writer = RecordingWriter()
-    writer.gate.clear()
-    config = BatchingConfig(max_batch_size=10, max_buffer=100, flush_interval=0.01)
-    sink = BatchingSink(writer, is_transient=is_transient, config=config)
-    threads, per_thread = 16, 200
+def submit_from_threads(submit: Callable[[int, int], bool], threads: int, per_thread: int) -> int:
+    """Rows accepted when ``threads`` threads call ``submit(thread, n)`` at once, switching as
+    often as the interpreter allows (so races show)."""
     start = threading.Barrier(threads)
     accepted = [0] * threads
     previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
+    sys.setswitchinterval(1e-6)
 
     def submit_many(index: int) -> None:
         start.wait()
         for n in range(per_thread):
-            if sink.submit("t", {"id": f"{index}-{n}"}):
+            if submit(index, n):
                 accepted[index] += 1
 
     try:
@@ -380,8 +375,22 @@ def test_the_buffer_bound_holds_with_many_threads_submitting_at_once() -> None:
             w.join()
     finally:
         sys.setswitchinterval(previous)
+    return sum(accepted)
+
+
+def test_the_buffer_bound_holds_with_many_threads_submitting_at_once() -> None:
+    # The flushers are held at the gate, so nothing leaves the buffer: exactly
+    # max_buffer rows may be accepted, however the submits interleave.
+    writer = RecordingWriter()
+    writer.gate.clear()
+    config = BatchingConfig(max_batch_size=10, max_buffer=100, flush_interval=0.01)
+    sink = BatchingSink(writer, is_transient=is_transient, config=config)
+    threads, per_thread = 16, 200
+    accepted = submit_from_threads(
+        lambda thread, n: sink.submit("t", {"id": f"{thread}-{n}"}), threads, per_thread
+    )
     stats = sink.stats
-    assert sum(accepted) == config.max_buffer
+    assert accepted == config.max_buffer
     assert stats.pending == config.max_buffer
     assert stats.dropped == threads * per_thread - config.max_buffer
     writer.gate.set()
@@ -601,26 +610,11 @@ def test_the_metric_bound_holds_within_one_row_per_thread_and_nothing_is_lost() 
     config = BatchingConfig(max_batch_size=10, max_buffer=100, flush_interval=0.01)
     sink = BatchingSink(writer, is_transient=is_transient, config=config, metrics_table="m")
     threads, per_thread = 16, 200
-    start = threading.Barrier(threads)
-    accepted = [0] * threads
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
-
-    def submit_many(index: int) -> None:
-        start.wait()
-        for n in range(per_thread):
-            if sink.submit_metric("m", float(index * per_thread + n), {}, 1.0):
-                accepted[index] += 1
-
-    try:
-        workers = [threading.Thread(target=submit_many, args=(i,)) for i in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-    finally:
-        sys.setswitchinterval(previous)
-    total = sum(accepted)
+    total = submit_from_threads(
+        lambda thread, n: sink.submit_metric("m", float(thread * per_thread + n), {}, 1.0),
+        threads,
+        per_thread,
+    )
     assert config.max_buffer <= total < config.max_buffer + threads
     stats = sink.stats
     assert stats.pending == total
