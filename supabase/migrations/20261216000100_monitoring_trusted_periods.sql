@@ -1,7 +1,9 @@
 -- Which of the views' minute/hour rollups are trusted, for a range of periods,
 -- at a cost that does not grow with the change records a back-fill leaves.
 --
--- Owns: monitoring_internal.trusted_periods(text, timestamptz, timestamptz).
+-- Owns: monitoring_internal.trusted_periods(text, timestamptz, timestamptz), and
+-- monitoring_internal.uncovered_minutes(timestamptz, timestamptz, timestamptz[]):
+-- the other side of the question, the runs of minutes a reader reads raw.
 -- (The views monitoring_internal.trusted_hours / trusted_minutes of
 -- 20261201000600 stay, unchanged, for ad-hoc reading; the readers use this.)
 --
@@ -62,3 +64,34 @@ comment on function monitoring_internal.trusted_periods(text, timestamptz, times
 revoke all on function monitoring_internal.trusted_periods(text, timestamptz, timestamptz)
   from public, anon, authenticated;
 grant execute on function monitoring_internal.trusted_periods(text, timestamptz, timestamptz) to service_role;
+
+-- The runs of minutes a reader reads raw: the minutes from p_from (a minute
+-- start) to before p_to that p_covered (trusted rollups it reads instead) does
+-- not hold, as [lo, hi) ranges, one index range scan of the raw table each.
+-- Contiguous minutes share a run (gaps and islands: a minute minus its rank is
+-- constant along a run).
+create or replace function monitoring_internal.uncovered_minutes(
+  p_from timestamptz, p_to timestamptz, p_covered timestamptz[])
+returns table (lo timestamptz, hi timestamptz)
+language sql
+stable
+rows 4
+set search_path = ''
+as $$
+  select min(u.m), max(u.m) + interval '1 minute'
+  from (
+    select g.m, g.m - (row_number() over (order by g.m)) * interval '1 minute' as island
+    from generate_series(p_from, p_to - interval '1 minute', interval '1 minute') as g(m)
+    where g.m <> all (p_covered)
+  ) as u
+  group by u.island
+  order by 1;
+$$;
+
+comment on function monitoring_internal.uncovered_minutes(timestamptz, timestamptz, timestamptz[]) is
+  'Runs [lo, hi) of the minutes of [p_from, p_to) not in p_covered: what a reader reads raw.';
+
+revoke all on function monitoring_internal.uncovered_minutes(timestamptz, timestamptz, timestamptz[])
+  from public, anon, authenticated;
+grant execute on function monitoring_internal.uncovered_minutes(timestamptz, timestamptz, timestamptz[])
+  to service_role;

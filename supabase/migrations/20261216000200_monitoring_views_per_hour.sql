@@ -72,16 +72,6 @@ begin
   end if;
 
   return query
-    with islands as (
-      -- runs of the hour's minutes without a trusted rollup
-      select min(u.m) as lo, max(u.m) + interval '1 minute' as hi
-      from (
-        select g.m, g.m - (row_number() over (order by g.m)) * interval '1 minute' as island
-        from generate_series(p_hour, v_end - interval '1 minute', interval '1 minute') as g(m)
-        where g.m <> all (v_minutes)
-      ) as u
-      group by u.island
-    )
     select x.queue_name, sum(x.batches)::bigint, sum(x.success_count)::bigint, sum(x.error_count)::bigint,
            sum(x.time_sum) / sum(x.batches)::double precision, sum(x.messages)::bigint
     from (
@@ -91,7 +81,7 @@ begin
       union all
       select m.tags ->> 'queue', 1::bigint, m.success_count::bigint, m.error_count::bigint,
              m.messages::bigint, m.metric_value
-      from islands as i
+      from monitoring_internal.uncovered_minutes(p_hour, v_end, v_minutes) as i
       cross join lateral (
         select p.tags, p.success_count, p.error_count, p.messages, p.metric_value
         from monitoring_internal.parsed_metrics as p
@@ -151,19 +141,12 @@ begin
     -- after it, raw rows of every other minute; the p95 is the sketch's estimate.
     v_minutes := array(select u.m from unnest(v_minutes) as u(m) where u.m >= v_span);
     return query
-      with islands as (
-        select min(u.m) as lo, max(u.m) + interval '1 minute' as hi
-        from (
-          select g.m, g.m - (row_number() over (order by g.m)) * interval '1 minute' as island
-          from generate_series(p_hour, v_end - interval '1 minute', interval '1 minute') as g(m)
-          where not (g.m >= v_start and g.m < v_span)
-            and g.m <> all (v_minutes)
-        ) as u
-        group by u.island
-      ),
-      raw as (
+      with raw as (
         select p.tags ->> 'api' as api_name, p.tags ->> 'success' as success, p.metric_value
-        from islands as i
+        from monitoring_internal.uncovered_minutes(
+               p_hour, v_end,
+               v_minutes || array(select g.m from generate_series(v_start, v_span - interval '1 minute',
+                                                                  interval '1 minute') as g(m))) as i
         cross join lateral (
           select r.tags, r.metric_value
           from monitoring.pipeline_metrics as r
@@ -222,15 +205,6 @@ begin
   -- every source row carries its call durations, the p95 is exact; its counts
   -- are taken once, with its first duration (as the release's view did).
   return query
-    with islands as (
-      select min(u.m) as lo, max(u.m) + interval '1 minute' as hi
-      from (
-        select g.m, g.m - (row_number() over (order by g.m)) * interval '1 minute' as island
-        from generate_series(p_hour, v_end - interval '1 minute', interval '1 minute') as g(m)
-        where g.m <> all (v_minutes)
-      ) as u
-      group by u.island
-    )
     select x.api_name,
            (sum(x.calls) filter (where d.i = 1))::bigint,
            (sum(x.successes) filter (where d.i = 1))::bigint,
@@ -248,7 +222,7 @@ begin
              case when m.tags ->> 'success' = 'false' then 1 else 0 end::bigint,
              case when m.tags ->> 'success' = 'true' then m.metric_value end,
              array[m.metric_value]
-      from islands as i
+      from monitoring_internal.uncovered_minutes(p_hour, v_end, v_minutes) as i
       cross join lateral (
         select p.tags, p.metric_value
         from monitoring.pipeline_metrics as p

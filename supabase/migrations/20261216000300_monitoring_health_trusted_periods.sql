@@ -44,16 +44,11 @@ declare
   r record;
 begin
   for r in
-    select min(u.minute) as lo, max(u.minute) + interval '1 minute' as hi
-    from (
-      select s.minute, s.minute - (row_number() over (order by s.minute)) * interval '1 minute' as island
-      from generate_series(date_trunc('minute', p_from, 'UTC'), p_before - interval '1 minute',
-                           interval '1 minute') as s(minute)
-      where not (s.minute >= p_from
-                 and s.minute + interval '1 minute' <= p_to
-                 and s.minute = any (p_trusted))
-    ) as u
-    group by u.island
+    select i.lo, i.hi
+    from monitoring_internal.uncovered_minutes(
+           date_trunc('minute', p_from, 'UTC'), p_before,
+           array(select t.m from unnest(p_trusted) as t(m)
+                 where t.m >= p_from and t.m + interval '1 minute' <= p_to)) as i
   loop
     return query
       select

@@ -96,7 +96,6 @@ declare
   v_span_to     timestamptz;
   v_span_base   timestamptz;
   v_spans       integer := 0;
-  v_i           integer;
 begin
   if p_max_hours is null or p_max_hours < 0 then
     raise exception using errcode = '22023',
