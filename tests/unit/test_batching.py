@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -678,6 +679,34 @@ def test_a_metric_appended_while_close_still_delivers_is_left_to_close() -> None
     assert (sink.stats.pending, sink.stats.dropped) == (1, 0)
     core.abandon_queue()  # close() ends with nothing delivered
     assert (sink.stats.pending, sink.stats.dropped, sink.stats.enqueued) == (0, 1, 1)
+
+
+class _AppendsWhileDropped(list[object]):
+    """A metric buffer to which another thread appends one row between
+    close()'s count of the waiting rows and their removal."""
+
+    row: tuple[object, ...] = ("m", 9.0, {}, 1.0, None)
+    armed = True
+
+    def __delitem__(self, index: Any) -> None:
+        if self.armed:
+            self.armed = False
+            self.extend(self.row)  # the submitter's append, its room check long passed
+        super().__delitem__(index)
+
+
+def test_a_metric_appended_while_close_drops_the_buffer_is_counted_once() -> None:
+    writer = MetricWriter()
+    sink, core = racing_sink(writer)
+    for i in range(3):
+        assert sink.submit_metric("m", float(i), {}, 1.0)
+    core.metrics = _AppendsWhileDropped(core.metrics)
+    core._closed = True
+    core.abandon_queue()  # counts 3, and the fourth row arrives meanwhile
+    assert (sink.stats.dropped, sink.stats.pending) == (3, 1)  # not removed uncounted
+    core.drop_late()  # what that submitter does after its append, seeing closed
+    stats = sink.stats
+    assert (stats.enqueued, stats.dropped, stats.pending) == (4, 4, 0)
 
 
 def test_submit_metric_takes_no_lock() -> None:
