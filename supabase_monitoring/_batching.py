@@ -76,7 +76,9 @@ class BatchingConfig:
     flush_interval: float = 0.5
     """Seconds a row may wait for a batch to fill before it is sent anyway."""
     max_buffer: int = 100_000
-    """Rows held at most (waiting + in flight); beyond it rows are dropped."""
+    """Rows held at most (waiting + in flight); beyond it rows are dropped.
+    Metrics submitted by several threads at the same instant may pass it by
+    one row per thread (their path takes no lock: ``submit_metric``)."""
     block_timeout: float = 0.0
     """How long ``submit`` may wait for room when the buffer is full (0: never)."""
     retry_initial: float = 0.1
