@@ -444,7 +444,7 @@ class _SinkBase(Generic[T]):
         metrics = core.metrics
         size = len(metrics) // WIDTH + len(core.queue)  # before inflight: see take()
         if core.closed or size + core.inflight >= core.max_buffer:
-            return core.record_drop()
+            return self._metric_without_room(name, value, tags, when, row_id)
         metrics += (name, value, tags, when, row_id)
         if core.closed:
             core.drop_late()
@@ -455,6 +455,13 @@ class _SinkBase(Generic[T]):
     def _after_append(self, waiting: int) -> None:
         """The rare work after an append: start the flushers, or wake one for a full batch."""
         raise NotImplementedError
+
+    def _metric_without_room(
+        self, name: str, value: float, tags: Any, when: Any, row_id: Any
+    ) -> bool:
+        """A metric that found the sink closed or its buffer full: dropped and
+        counted (the thread sink first waits up to ``block_timeout`` for room)."""
+        return self._core.record_drop()
 
     def _heartbeat_due(self) -> bool:
         return self.heartbeat is not None and not self._core.closed and self.heartbeat.claim()
@@ -593,6 +600,20 @@ class BatchingSink(_SinkBase[T]):
         if waiting >= self._batch_size and not self._wake.is_set():
             self._wake.set()
 
+    def _metric_without_room(
+        self, name: str, value: float, tags: Any, when: Any, row_id: Any
+    ) -> bool:
+        # As submit() does for a dict row: wait up to block_timeout for room.
+        core = self._core
+        if not self._append_when_room(
+            lambda: core.metrics.extend((name, value, tags, when, row_id))
+        ):
+            return core.record_drop()
+        if core.closed:
+            core.drop_late()
+        self._after_append(core.waiting())
+        return True
+
     def submit(self, table: T, row: Row) -> bool:
         """Queue a row; False when it was dropped. Never raises, never does I/O."""
         if self.metrics_table is not None and table == self.metrics_table:
@@ -604,7 +625,7 @@ class BatchingSink(_SinkBase[T]):
             room = not core.closed and size + core.inflight < core.max_buffer
             if room:
                 queue.append((table, row))
-        if not room and not self._append_when_room(table, row):
+        if not room and not self._append_when_room(lambda: queue.append((table, row))):
             return core.record_drop()
         self._after_append(size + 1)
         return True
@@ -667,7 +688,7 @@ class BatchingSink(_SinkBase[T]):
             self.heartbeat.send(self._heartbeat_rpc, closed=True)  # stopped cleanly: not silent
 
     # ---- flusher ---------------------------------------------------------
-    def _append_when_room(self, table: T, row: Row) -> bool:
+    def _append_when_room(self, append: Callable[[], object]) -> bool:
         # Full buffer: wait up to block_timeout for room, then append under the
         # same lock as submit (another thread may have taken the room first).
         core = self._core
@@ -686,7 +707,7 @@ class BatchingSink(_SinkBase[T]):
                 if core.closed:
                     return False
                 if core.has_room():
-                    core.queue.append((table, row))
+                    append()
                     return True
 
     def _start(self) -> None:

@@ -724,3 +724,35 @@ def test_submit_metric_takes_no_lock() -> None:
         submitter.join(timeout=5)
         assert result == [True]
     assert sink.stats.pending == 1
+
+
+def test_block_timeout_makes_a_metric_wait_for_room_too() -> None:
+    # record_* hands metrics to submit_metric, not submit: the documented
+    # block_timeout must hold for them as well.
+    writer = GatedMetricWriter()
+    sink = metric_sink(writer, max_batch_size=10, max_buffer=10, block_timeout=5.0)
+    for i in range(10):
+        assert sink.submit_metric("m", float(i), {}, 1.0)
+    assert writer.sending.acquire(timeout=5)  # the full batch is on its way, gated
+    threading.Timer(0.2, writer.gate.set).start()
+    assert sink.submit_metric("m", 10.0, {}, 1.0)  # blocks until the flusher makes room
+    assert sink.flush(timeout=10)
+    sink.close(timeout=5)
+    assert sorted(v for batch in writer.metrics for v in batch.column(1)) == [
+        float(i) for i in range(11)
+    ]
+    assert sink.stats.dropped == 0
+
+
+def test_without_block_timeout_a_metric_over_the_bound_is_dropped_at_once() -> None:
+    writer = GatedMetricWriter()
+    sink = metric_sink(writer, max_batch_size=10, max_buffer=10)
+    for i in range(10):
+        assert sink.submit_metric("m", float(i), {}, 1.0)
+    started = time.monotonic()
+    assert not sink.submit_metric("m", 10.0, {}, 1.0)
+    assert time.monotonic() - started < 1.0
+    assert sink.stats.dropped == 1
+    writer.gate.set()
+    assert sink.flush(timeout=10)
+    sink.close(timeout=5)
