@@ -604,13 +604,13 @@ class BatchingSink(_SinkBase[T]):
         self, name: str, value: float, tags: Any, when: Any, row_id: Any
     ) -> bool:
         # As submit() does for a dict row: wait up to block_timeout for room.
+        # The append runs under the submit lock after a check of `closed`, so
+        # close()'s drop (same lock) comes after it and counts it: no drop_late.
         core = self._core
         if not self._append_when_room(
             lambda: core.metrics.extend((name, value, tags, when, row_id))
         ):
             return core.record_drop()
-        if core.closed:
-            core.drop_late()
         self._after_append(core.waiting())
         return True
 
